@@ -1,0 +1,331 @@
+package boomer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ErrMasterQuit is returned by Run when the master sent quit: the master shut
+// down or its run time ended.
+var ErrMasterQuit = errors.New("boomer: the master sent quit")
+
+// SignalError is returned by Run when the process received SIGINT or SIGTERM.
+// The worker sent quit to the master before returning.
+type SignalError struct {
+	Signal os.Signal
+}
+
+func (e *SignalError) Error() string {
+	return fmt.Sprintf("boomer: received signal %s", e.Signal)
+}
+
+// Boomer is one Locust worker: it registers with a master, runs users that
+// execute its tasks, and reports their requests. Create it with New and
+// start it with Run. Its Record methods are safe for concurrent use.
+type Boomer struct {
+	cfg          Config
+	tasks        []*Task
+	picker       *taskPicker
+	log          *slog.Logger
+	nodeID       string
+	handleSignal bool
+	stdout       io.Writer
+	// printRequests makes every recorded request print a line to stdout, in
+	// the --run-tasks mode.
+	printRequests bool
+	newTransport  transportFactory
+	stats         *statsCollector
+}
+
+// Option configures a Boomer in New.
+type Option func(*Boomer) error
+
+// WithTasks adds tasks for the users to run.
+func WithTasks(tasks ...*Task) Option {
+	return func(b *Boomer) error {
+		b.tasks = append(b.tasks, tasks...)
+		return nil
+	}
+}
+
+// WithConfig sets the master address and the other command-line settings.
+// Without it the worker uses DefaultConfig.
+func WithConfig(cfg Config) Option {
+	return func(b *Boomer) error {
+		b.cfg = cfg
+		return nil
+	}
+}
+
+// WithLogger sets the logger for lifecycle events and errors. Without it the
+// worker logs to slog.Default. Every record carries the worker's node id.
+func WithLogger(l *slog.Logger) Option {
+	return func(b *Boomer) error {
+		if l == nil {
+			return errors.New("WithLogger: logger is nil")
+		}
+		b.log = l
+		return nil
+	}
+}
+
+// WithSignalHandling sets whether Run stops on SIGINT and SIGTERM. It does by
+// default; turn it off when the program handles signals itself and cancels
+// Run's context instead.
+func WithSignalHandling(on bool) Option {
+	return func(b *Boomer) error {
+		b.handleSignal = on
+		return nil
+	}
+}
+
+// WithNodeID sets the worker's node id, which is also its ZeroMQ identity.
+// The default is "<hostname>_<32 hex digits>", new for every Boomer. The
+// master treats the part before the first "_" as the host name.
+func WithNodeID(id string) Option {
+	return func(b *Boomer) error {
+		if err := validateNodeID(id); err != nil {
+			return err
+		}
+		b.nodeID = id
+		return nil
+	}
+}
+
+// New returns a worker for the given options. It validates everything it can
+// before any connection is made.
+func New(opts ...Option) (*Boomer, error) {
+	b := &Boomer{
+		cfg:          DefaultConfig(),
+		handleSignal: true,
+		stdout:       os.Stdout,
+		newTransport: newZMQTransport,
+	}
+	for _, opt := range opts {
+		if err := opt(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if b.nodeID == "" {
+		id, err := newNodeID()
+		if err != nil {
+			return nil, err
+		}
+		b.nodeID = id
+	}
+	if len(b.cfg.RunTasks) > 0 {
+		if err := validateTasks(b.tasks); err != nil {
+			return nil, err
+		}
+		if _, err := findTasks(b.tasks, b.cfg.RunTasks); err != nil {
+			return nil, err
+		}
+	} else {
+		picker, err := newTaskPicker(b.tasks)
+		if err != nil {
+			return nil, err
+		}
+		b.picker = picker
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.log = b.log.With("node_id", b.nodeID)
+	b.stats = newStatsCollector(time.Now)
+	return b, nil
+}
+
+// NodeID returns the worker's node id.
+func (b *Boomer) NodeID() string {
+	return b.nodeID
+}
+
+// RecordSuccess records a successful request. requestType is Locust's
+// request type or method ("GET", "grpc"), name the request's name, and
+// responseLength its size in bytes. The response time is sent to the master
+// as float milliseconds, so sub-millisecond times are kept.
+func (b *Boomer) RecordSuccess(requestType, name string, responseTime time.Duration, responseLength int64) {
+	b.recordSuccess(requestType, name, durationMillis(responseTime), responseLength)
+}
+
+// RecordFailure records a failed request. The failure counts as a request
+// too, and exception becomes a row of the master's failure table.
+func (b *Boomer) RecordFailure(requestType, name string, responseTime time.Duration, exception string) {
+	b.recordFailure(requestType, name, durationMillis(responseTime), exception)
+}
+
+func (b *Boomer) recordSuccess(requestType, name string, responseTimeMs float64, responseLength int64) {
+	if b.printRequests {
+		fmt.Fprintf(b.stdout, "  success: %s %s, %.3f ms, %d bytes\n", requestType, name, responseTimeMs, responseLength)
+	}
+	b.stats.recordSuccess(requestType, name, responseTimeMs, responseLength)
+}
+
+func (b *Boomer) recordFailure(requestType, name string, responseTimeMs float64, exception string) {
+	if b.printRequests {
+		fmt.Fprintf(b.stdout, "  failure: %s %s, %.3f ms, error: %s\n", requestType, name, responseTimeMs, exception)
+	}
+	b.stats.recordFailure(requestType, name, responseTimeMs, exception)
+}
+
+func durationMillis(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}
+
+// Run connects to the master and takes part in its tests until the master
+// sends quit, the process receives SIGINT or SIGTERM, or ctx ends. It always
+// returns a non-nil error that says why it returned: ErrMasterQuit, a
+// *SignalError, an error wrapping ctx.Err(), or a failure. With RunTasks set
+// it instead runs those tasks once each without a master and returns nil
+// when they are done.
+//
+// While Run is active, the package-level RecordSuccess, RecordFailure and
+// Events.Publish record into this Boomer.
+func (b *Boomer) Run(ctx context.Context) error {
+	previous := current.Swap(b)
+	defer current.CompareAndSwap(b, previous)
+
+	if len(b.cfg.RunTasks) > 0 {
+		return b.runTasksOnce()
+	}
+	if b.handleSignal {
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(signals)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case sig := <-signals:
+				cancel(&SignalError{Signal: sig})
+			case <-ctx.Done():
+			}
+		}()
+	}
+	w, err := newWorker(b)
+	if err != nil {
+		return err
+	}
+	return w.run(ctx)
+}
+
+// current is the Boomer that the package-level record functions use.
+var current atomic.Pointer[Boomer]
+
+// RecordSuccess records a successful request in the running worker. See
+// (*Boomer).RecordSuccess.
+func RecordSuccess(requestType, name string, responseTime time.Duration, responseLength int64) {
+	if b := runningBoomer(); b != nil {
+		b.RecordSuccess(requestType, name, responseTime, responseLength)
+	}
+}
+
+// RecordFailure records a failed request in the running worker. See
+// (*Boomer).RecordFailure.
+func RecordFailure(requestType, name string, responseTime time.Duration, exception string) {
+	if b := runningBoomer(); b != nil {
+		b.RecordFailure(requestType, name, responseTime, exception)
+	}
+}
+
+var noWorkerWarned atomic.Bool
+
+func runningBoomer() *Boomer {
+	b := current.Load()
+	if b == nil && noWorkerWarned.CompareAndSwap(false, true) {
+		slog.Error("request recorded while no worker is running; start one with boomer.Run or (*Boomer).Run first (this message is logged once)")
+	}
+	return b
+}
+
+// Now returns the current time in milliseconds since the Unix epoch, the unit
+// of the response times passed to Events.Publish.
+func Now() int64 {
+	return time.Now().UnixMilli()
+}
+
+// Run is the entry point of a worker program. It defines the worker's flags on
+// flag.CommandLine (see Config.RegisterFlags), parses the command line, and
+// runs the tasks until the master sends quit or the process receives SIGINT
+// or SIGTERM. Invalid flags or tasks print an error and exit with status 2.
+func Run(tasks ...*Task) {
+	cfg := DefaultConfig()
+	if flag.CommandLine.Lookup("master-host") == nil {
+		cfg.RegisterFlags(flag.CommandLine)
+	}
+	// The program may have parsed the command line before calling Run, when
+	// the worker's flags were not defined yet, so it is parsed again here.
+	if err := flag.CommandLine.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	b, err := New(WithConfig(cfg), WithTasks(tasks...))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
+		os.Exit(2)
+	}
+	err = b.Run(context.Background())
+	switch {
+	case len(cfg.RunTasks) > 0 && err == nil:
+	case errors.Is(err, ErrMasterQuit):
+		b.log.Info("worker stopped", "reason", err)
+	default:
+		var sigErr *SignalError
+		if errors.As(err, &sigErr) {
+			b.log.Info("worker stopped", "reason", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newNodeID() (string, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "boomer"
+	}
+	// The master reads the part before the first "_" as the host name.
+	host = strings.ReplaceAll(host, "_", "-")
+	var random [16]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return "", fmt.Errorf("generate node id: %w", err)
+	}
+	id := host + "_" + hex.EncodeToString(random[:])
+	if len(id) > 255 {
+		id = id[len(id)-255:]
+	}
+	return id, nil
+}
+
+// validateNodeID checks the ZeroMQ identity rules: 1 to 255 bytes, valid
+// UTF-8 (the master decodes it as text), and no leading zero byte, which
+// libzmq reserves.
+func validateNodeID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("node id is empty")
+	case len(id) > 255:
+		return fmt.Errorf("node id is %d bytes long: ZeroMQ allows at most 255", len(id))
+	case id[0] == 0:
+		return errors.New("node id starts with a zero byte, which ZeroMQ reserves")
+	case validText(id) != id:
+		return fmt.Errorf("node id %q is not valid UTF-8", id)
+	}
+	return nil
+}

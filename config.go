@@ -1,0 +1,170 @@
+package boomer
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of Config. The master address defaults are Locust's own
+// (locust/argument_parser.py).
+const (
+	DefaultMasterHost = "127.0.0.1"
+	DefaultMasterPort = 5557
+	// DefaultMasterTimeout is how long the worker waits without a heartbeat
+	// reply before it treats the master as lost. A Locust master marks a
+	// silent worker missing after about 5 s, so the worker waits longer than
+	// that; masters older than 2.19 send no replies and never arm the timer.
+	DefaultMasterTimeout = 12 * time.Second
+)
+
+// Environment variables read by DefaultConfig, as a Python worker reads them.
+const (
+	EnvMasterHost = "LOCUST_MASTER_NODE_HOST"
+	EnvMasterPort = "LOCUST_MASTER_NODE_PORT"
+)
+
+// rpcZeroMQ is the only --rpc value: this build talks to the master through
+// libzmq (goczmq).
+const rpcZeroMQ = "zeromq"
+
+// Config holds the settings a worker takes from its command line. The zero
+// value is not useful: start from DefaultConfig.
+type Config struct {
+	// MasterHost is the host name or IP address of the Locust master.
+	MasterHost string
+	// MasterPort is the master's ZeroMQ port (locust --master-bind-port).
+	MasterPort int
+	// RunTasks, when not empty, names tasks to run once each without a
+	// master, for debugging.
+	RunTasks []string
+	// MasterTimeout is how long the worker waits for a heartbeat reply from a
+	// Locust >= 2.19 master before it stops its users and registers again.
+	MasterTimeout time.Duration
+
+	rpc    string
+	envErr error
+}
+
+// DefaultConfig returns the defaults, with MasterHost and MasterPort taken
+// from LOCUST_MASTER_NODE_HOST and LOCUST_MASTER_NODE_PORT when they are set.
+// An invalid environment value is reported by Validate.
+func DefaultConfig() Config {
+	cfg := Config{
+		MasterHost:    DefaultMasterHost,
+		MasterPort:    DefaultMasterPort,
+		MasterTimeout: DefaultMasterTimeout,
+		rpc:           rpcZeroMQ,
+	}
+	if host := os.Getenv(EnvMasterHost); host != "" {
+		cfg.MasterHost = host
+	}
+	if value := os.Getenv(EnvMasterPort); value != "" {
+		port, err := parsePort(value)
+		if err != nil {
+			cfg.envErr = fmt.Errorf("invalid %s=%q: %w", EnvMasterPort, value, err)
+		} else {
+			cfg.MasterPort = port
+		}
+	}
+	return cfg
+}
+
+// RegisterFlags defines the worker's flags on fs, with the values in c as
+// defaults; parsing fs writes into c. The flags are --master-host,
+// --master-port, --master-timeout, --run-tasks and --rpc.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
+		"host or IP address of the Locust master (env "+EnvMasterHost+")")
+	fs.Var((*portValue)(&c.MasterPort), "master-port",
+		"ZeroMQ port of the Locust master, 1-65535 (env "+EnvMasterPort+")")
+	fs.DurationVar(&c.MasterTimeout, "master-timeout", c.MasterTimeout,
+		"time without a heartbeat reply from the master (Locust >= 2.19) after which the worker stops its users and registers again")
+	fs.Var((*taskListValue)(&c.RunTasks), "run-tasks",
+		"comma-separated task names to run once each without a master, for debugging")
+	fs.Func("rpc", "transport to the master; only \"zeromq\" is supported", func(value string) error {
+		if value != rpcZeroMQ {
+			return fmt.Errorf("unsupported value %q: this worker talks to the master only through ZeroMQ; pass --rpc zeromq or leave the flag out", value)
+		}
+		c.rpc = value
+		return nil
+	})
+}
+
+// Validate reports the first invalid setting, naming the value and the fix.
+func (c *Config) Validate() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if strings.TrimSpace(c.MasterHost) == "" && len(c.RunTasks) == 0 {
+		return errors.New("empty --master-host: pass the master's host name or IP address")
+	}
+	if c.MasterPort < 1 || c.MasterPort > 65535 {
+		return fmt.Errorf("invalid --master-port %d: use a port from 1 to 65535", c.MasterPort)
+	}
+	if c.MasterTimeout <= 0 {
+		return fmt.Errorf("invalid --master-timeout %s: use a positive duration such as 12s", c.MasterTimeout)
+	}
+	if c.rpc != "" && c.rpc != rpcZeroMQ {
+		return fmt.Errorf("unsupported --rpc %q: pass --rpc zeromq or leave the flag out", c.rpc)
+	}
+	return nil
+}
+
+// endpoint returns the master's ZeroMQ endpoint. An IPv6 literal is put in
+// brackets, as libzmq expects.
+func (c *Config) endpoint() string {
+	host := c.MasterHost
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("tcp://%s:%d", host, c.MasterPort)
+}
+
+func parsePort(value string) (int, error) {
+	port, err := strconv.Atoi(strings.TrimSpace(value))
+	if err != nil {
+		return 0, fmt.Errorf("not a number: use a port from 1 to 65535")
+	}
+	if port < 1 || port > 65535 {
+		return 0, fmt.Errorf("out of range: use a port from 1 to 65535")
+	}
+	return port, nil
+}
+
+// portValue is a flag.Value for a TCP port.
+type portValue int
+
+func (p *portValue) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *portValue) Set(value string) error {
+	port, err := parsePort(value)
+	if err != nil {
+		return err
+	}
+	*p = portValue(port)
+	return nil
+}
+
+// taskListValue is a flag.Value for a comma-separated list of task names.
+type taskListValue []string
+
+func (l *taskListValue) String() string { return strings.Join(*l, ",") }
+
+func (l *taskListValue) Set(value string) error {
+	var names []string
+	for _, name := range strings.Split(value, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return errors.New("no task names: pass a comma-separated list such as foo,bar")
+	}
+	*l = names
+	return nil
+}

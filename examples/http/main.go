@@ -1,0 +1,107 @@
+// Command http is a worker whose users send HTTP GET requests to one URL.
+// Each request reads the whole body and is reported as a success with the
+// body's length, or as a failure with the error or the status code (400 and
+// above).
+//
+//	locust -f examples/locustfile.py --master --headless -u 20 -r 20 -t 20s --expect-workers 1
+//	go run ./examples/http --url http://127.0.0.1:8080/
+//
+// Without --url the worker starts its own target on 127.0.0.1, so the example
+// runs with nothing else installed.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/locust-go/boomer"
+)
+
+var (
+	targetURL = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
+	timeout   = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+)
+
+var (
+	setupOnce   sync.Once
+	client      *http.Client
+	requestURL  string
+	requestName string
+)
+
+// setup builds the client once the flags are parsed, which boomer.Run does
+// before the first task runs.
+func setup() {
+	requestURL = *targetURL
+	if requestURL == "" {
+		requestURL = startLocalTarget()
+	}
+	u, err := url.Parse(requestURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		log.Fatalf("invalid --url %q: pass an absolute URL such as http://127.0.0.1:8080/", requestURL)
+	}
+	requestName = u.Path
+	if requestName == "" {
+		requestName = "/"
+	}
+	client = &http.Client{
+		Timeout: *timeout,
+		Transport: &http.Transport{
+			// Every user keeps its connection open between requests.
+			MaxIdleConns:        10000,
+			MaxIdleConnsPerHost: 10000,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+}
+
+// startLocalTarget serves a small page on 127.0.0.1 and returns its URL.
+func startLocalTarget() string {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("start local target: %v", err)
+	}
+	go func() {
+		err := http.Serve(listener, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello from the local target\n")
+		}))
+		log.Printf("local target stopped: %v", err)
+	}()
+	target := fmt.Sprintf("http://%s/", listener.Addr())
+	log.Printf("no --url given; requesting the local target %s", target)
+	return target
+}
+
+func get() {
+	setupOnce.Do(setup)
+
+	start := time.Now()
+	resp, err := client.Get(requestURL)
+	if err != nil {
+		boomer.RecordFailure("GET", requestName, time.Since(start), err.Error())
+		return
+	}
+	length, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	elapsed := time.Since(start)
+
+	switch {
+	case err != nil:
+		boomer.RecordFailure("GET", requestName, elapsed, "read body: "+err.Error())
+	case resp.StatusCode >= 400:
+		boomer.RecordFailure("GET", requestName, elapsed, fmt.Sprintf("HTTP %d", resp.StatusCode))
+	default:
+		boomer.RecordSuccess("GET", requestName, elapsed, length)
+	}
+}
+
+func main() {
+	boomer.Run(&boomer.Task{Name: "get", Weight: 1, Fn: get})
+}

@@ -1,0 +1,431 @@
+package boomer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Protocol timing. Locust's Python worker uses the same intervals
+// (locust/runners.py, Locust 2.46).
+const (
+	heartbeatInterval   = 1 * time.Second
+	reportInterval      = 3 * time.Second
+	clientReadyInterval = 5 * time.Second
+)
+
+// Shutdown timing. The master waits only 0.5 s for final stats after it sends
+// quit, so the worker gives tasks in flight quitGrace to finish, then sends
+// its last report and quit, and gives the socket closeFlush to send them.
+const (
+	quitGrace  = 200 * time.Millisecond
+	closeFlush = 1 * time.Second
+	// minStopGrace is how long a stop waits at least for tasks in flight
+	// before the worker reports client_stopped. A task that ends later still
+	// has its requests reported, in the next report.
+	minStopGrace = 1 * time.Second
+)
+
+// maxExceptionsPerSecond limits exception messages from panicking tasks, so
+// that a task that panics on every call cannot flood the master.
+const maxExceptionsPerSecond = 10
+
+// worker is one session of a Boomer with a master: the protocol state
+// machine of Run.
+type worker struct {
+	b         *Boomer
+	log       *slog.Logger
+	transport transport
+	users     *userPool
+
+	// state is the protocol state sent in heartbeats: stateReady,
+	// stateSpawning or stateRunning.
+	state atomic.Value
+
+	// reportMu serializes stats reports, so the report that flushes a stop
+	// goes out before client_stopped and no report is sent twice.
+	reportMu sync.Mutex
+
+	// Fields below are used only by the control goroutine (run).
+	registered         bool
+	lastClientReady    time.Time
+	clientReadyCount   int
+	lastSpawnTimestamp float64
+	stopTimeout        time.Duration
+	testRunning        bool
+	unknownTypes       map[string]bool
+	workerIndex        int64
+
+	// lastMasterHeartbeat is the Unix time in nanoseconds of the last
+	// heartbeat from the master, or 0 before the first one.
+	lastMasterHeartbeat atomic.Int64
+
+	exceptionLimiter *rate.Limiter
+	exceptionsLost   atomic.Int64
+}
+
+func newWorker(b *Boomer) (*worker, error) {
+	endpoint := b.cfg.endpoint()
+	tr, err := b.newTransport(endpoint, b.nodeID, b.log)
+	if err != nil {
+		return nil, fmt.Errorf("open connection to master at %s: %w", endpoint, err)
+	}
+	w := &worker{
+		b:                b,
+		log:              b.log,
+		transport:        tr,
+		unknownTypes:     make(map[string]bool),
+		workerIndex:      -1,
+		exceptionLimiter: rate.NewLimiter(maxExceptionsPerSecond, maxExceptionsPerSecond),
+	}
+	w.users = newUserPool(b.picker, w.runTask)
+	w.state.Store(stateReady)
+	return w, nil
+}
+
+func (w *worker) setState(s string) {
+	w.state.Store(s)
+}
+
+func (w *worker) protocolState() string {
+	return w.state.Load().(string)
+}
+
+// run is the control loop: it handles the master's messages in order and
+// owns the registration state. Heartbeats and periodic reports run on their
+// own goroutines so that nothing here can delay them.
+func (w *worker) run(ctx context.Context) error {
+	w.log.Info("worker starting", "master", w.b.cfg.endpoint())
+
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() {
+		defer loops.Done()
+		w.heartbeatLoop(loopCtx)
+	}()
+	go func() {
+		defer loops.Done()
+		w.reportLoop(loopCtx)
+	}()
+	defer func() {
+		stopLoops()
+		loops.Wait()
+	}()
+
+	w.sendClientReady()
+	ticker := time.NewTicker(heartbeatInterval)
+	defer ticker.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			reason := context.Cause(ctx)
+			var sigErr *SignalError
+			if !errors.As(reason, &sigErr) {
+				reason = fmt.Errorf("boomer: context ended: %w", ctx.Err())
+			}
+			w.log.Info("worker shutting down", "reason", reason)
+			w.shutdown(stopLoops, &loops, true)
+			return reason
+
+		case frame, ok := <-w.transport.Receive():
+			if !ok {
+				w.users.stopAll(quitGrace)
+				return errors.New("boomer: connection to the master closed unexpectedly")
+			}
+			if quit := w.handleFrame(frame); quit {
+				w.log.Info("quit received from master")
+				w.shutdown(stopLoops, &loops, true)
+				return ErrMasterQuit
+			}
+
+		case now := <-ticker.C:
+			w.checkMaster(now)
+			if !w.registered && now.Sub(w.lastClientReady) >= clientReadyInterval {
+				w.sendClientReady()
+			}
+		}
+	}
+}
+
+// handleFrame decodes and handles one message. It returns true for quit.
+func (w *worker) handleFrame(frame []byte) bool {
+	msg, err := decodeMessage(frame)
+	if err != nil {
+		w.log.Error("invalid message from master ignored", "type", msg.Type, "bytes", len(frame), "error", err)
+		return false
+	}
+	if msg.NodeID != "" && msg.NodeID != w.b.nodeID {
+		w.log.Warn("message for another node id handled anyway", "type", msg.Type, "message_node_id", msg.NodeID)
+	}
+
+	switch msg.Type {
+	case typeAck:
+		w.handleAck(msg.Data)
+	case typeHeartbeat:
+		w.lastMasterHeartbeat.Store(time.Now().UnixNano())
+	case typeSpawn:
+		w.handleSpawn(msg.Data)
+	case typeStop:
+		w.handleStop()
+	case typeQuit:
+		return true
+	case typeReconnect:
+		w.log.Warn("master asked for a reconnect (it could not decode a message); resetting the socket")
+		w.transport.Reset()
+	case typeSpawningComplete, typeUpdateUserClass, typeLocustfile:
+		w.log.Debug("message ignored", "type", msg.Type)
+	default:
+		if !w.unknownTypes[msg.Type] {
+			w.unknownTypes[msg.Type] = true
+			w.log.Warn("unknown message type from master ignored (logged once per type)", "type", msg.Type)
+		}
+	}
+	return false
+}
+
+func (w *worker) handleAck(data any) {
+	if index, ok := mapField(data, "index"); ok {
+		if n, ok := asInt(index); ok {
+			w.workerIndex = n
+		}
+	}
+	if w.registered {
+		w.log.Debug("duplicate ack", "worker_index", w.workerIndex)
+		return
+	}
+	w.registered = true
+	w.log.Info("registered with master", "worker_index", w.workerIndex, "client_ready_sent", w.clientReadyCount)
+}
+
+func (w *worker) sendClientReady() {
+	w.lastClientReady = time.Now()
+	w.clientReadyCount++
+	if w.clientReadyCount > 1 && (w.clientReadyCount-1)%6 == 0 {
+		w.log.Warn("no ack from master yet; still sending client_ready every 5s",
+			"master", w.b.cfg.endpoint(), "attempts", w.clientReadyCount)
+	}
+	w.send(encodeClientReady(w.b.nodeID))
+}
+
+// spawnMessage is the data of a spawn message (Locust >= 2.0).
+type spawnMessage struct {
+	timestamp   float64
+	targets     map[string]int64
+	host        string
+	stopTimeout time.Duration
+}
+
+func parseSpawn(data any) (spawnMessage, error) {
+	m, ok := data.(map[string]any)
+	if !ok {
+		return spawnMessage{}, fmt.Errorf("data is %T, expected a map", data)
+	}
+	var s spawnMessage
+	ts, ok := asFloat(m["timestamp"])
+	if !ok {
+		return spawnMessage{}, fmt.Errorf("timestamp is %T (%v), expected a number", m["timestamp"], m["timestamp"])
+	}
+	s.timestamp = ts
+
+	counts, ok := m["user_classes_count"].(map[string]any)
+	if !ok {
+		return spawnMessage{}, fmt.Errorf("user_classes_count is %T, expected a map of class name to count (masters before Locust 2.0 are not supported)", m["user_classes_count"])
+	}
+	s.targets = make(map[string]int64, len(counts))
+	for class, v := range counts {
+		n, ok := asInt(v)
+		if !ok || n < 0 {
+			return spawnMessage{}, fmt.Errorf("user_classes_count[%q] is %v, expected a count of 0 or more", class, v)
+		}
+		s.targets[class] = n
+	}
+
+	if host, ok := m["host"].(string); ok {
+		s.host = host
+	}
+	// Masters before Locust 2.13 send nil; nil means no timeout.
+	if v, ok := asFloat(m["stop_timeout"]); ok && v > 0 {
+		s.stopTimeout = time.Duration(v * float64(time.Second))
+	}
+	return s, nil
+}
+
+func (w *worker) handleSpawn(data any) {
+	// Locust's worker acknowledges every spawn at once, even one it discards.
+	w.send(encodeNilMessage(typeSpawning, w.b.nodeID))
+
+	spawn, err := parseSpawn(data)
+	if err != nil {
+		w.log.Error("invalid spawn message ignored", "error", err)
+		return
+	}
+	if spawn.timestamp <= w.lastSpawnTimestamp {
+		w.log.Debug("spawn with an old timestamp discarded", "timestamp", spawn.timestamp, "last", w.lastSpawnTimestamp)
+		return
+	}
+	w.lastSpawnTimestamp = spawn.timestamp
+	// A spawn also proves registration to a master older than 2.10, which
+	// never sends ack.
+	w.registered = true
+	w.stopTimeout = spawn.stopTimeout
+
+	if !w.testRunning {
+		w.testRunning = true
+		w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host)
+		Events.Publish(EventSpawn, int(sumCounts(spawn.targets)))
+	}
+	w.setState(stateSpawning)
+	counts := w.users.setTargets(spawn.targets)
+	w.send(encodeSpawningComplete(w.b.nodeID, counts))
+	w.setState(stateRunning)
+	w.log.Debug("spawn applied", "user_classes_count", counts)
+}
+
+// handleStop stops all users, reports what they recorded, tells the master
+// with client_stopped and registers again, as the master forgets a worker
+// that stopped.
+func (w *worker) handleStop() {
+	w.log.Info("stop received from master; stopping users")
+	grace := max(w.stopTimeout, minStopGrace)
+	if left := w.users.stopAll(grace); left > 0 {
+		w.log.Warn("users still inside a task after the stop grace; their requests are reported when they finish",
+			"users", left, "grace", grace)
+	}
+	w.testRunning = false
+	Events.Publish(EventStop)
+
+	w.report()
+	w.send(encodeNilMessage(typeClientStopped, w.b.nodeID))
+	w.setState(stateReady)
+	w.registered = false
+	w.sendClientReady()
+}
+
+// checkMaster stops the users and registers again when a master that used to
+// answer heartbeats has been silent for MasterTimeout. A restarted master
+// does not know this worker, and a frozen one may never come back.
+func (w *worker) checkMaster(now time.Time) {
+	last := w.lastMasterHeartbeat.Load()
+	if last == 0 {
+		return
+	}
+	silence := now.Sub(time.Unix(0, last))
+	if silence < w.b.cfg.MasterTimeout {
+		return
+	}
+	w.log.Warn("master lost: no heartbeat reply; stopping users, dropping unsent stats and registering again",
+		"silence", silence.Round(time.Millisecond), "master_timeout", w.b.cfg.MasterTimeout)
+	w.lastMasterHeartbeat.Store(0)
+	w.users.stopAll(0)
+	if w.testRunning {
+		w.testRunning = false
+		Events.Publish(EventStop)
+	}
+
+	w.reportMu.Lock()
+	w.b.stats.discard()
+	w.transport.Reset()
+	w.reportMu.Unlock()
+
+	w.setState(stateReady)
+	w.registered = false
+	w.lastSpawnTimestamp = 0
+	w.sendClientReady()
+}
+
+// shutdown ends the session: it stops the users, sends the final report and
+// quit, and closes the connection. Tasks in flight get quitGrace to finish,
+// so the report arrives within the master's 0.5 s wait.
+func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, sendQuit bool) {
+	stopLoops()
+	loops.Wait()
+	if left := w.users.stopAll(quitGrace); left > 0 {
+		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)
+	}
+	w.report()
+	if sendQuit {
+		w.send(encodeNilMessage(typeQuit, w.b.nodeID))
+	}
+	if err := w.transport.Close(closeFlush); err != nil {
+		w.log.Error("closing the connection to the master failed", "error", err)
+	}
+	Events.Publish(EventQuit)
+}
+
+func (w *worker) heartbeatLoop(ctx context.Context) {
+	ticker := time.NewTicker(heartbeatInterval)
+	defer ticker.Stop()
+	cpu := newCPUMeter()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			w.send(encodeHeartbeat(w.b.nodeID, w.protocolState(), cpu.percent(), residentMemoryBytes()))
+		}
+	}
+}
+
+func (w *worker) reportLoop(ctx context.Context) {
+	ticker := time.NewTicker(reportInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			w.report()
+		}
+	}
+}
+
+// report sends everything recorded since the previous report.
+func (w *worker) report() {
+	w.reportMu.Lock()
+	defer w.reportMu.Unlock()
+	snap := w.b.stats.snapshot()
+	w.send(encodeStats(w.b.nodeID, snap, w.users.counts()))
+}
+
+// send queues an encoded message. Encoding errors are programming errors in
+// this package; they are logged, never sent.
+func (w *worker) send(frame []byte, err error) {
+	if err != nil {
+		w.log.Error("message not sent: encoding failed", "error", err)
+		return
+	}
+	if err := w.transport.Send(frame); err != nil {
+		w.log.Error("message not sent", "error", err)
+	}
+}
+
+// runTask runs one task for a user and reports a panic as a failed request
+// and as an exception message.
+func (w *worker) runTask(task *Task) {
+	start := time.Now()
+	report := callTask(task)
+	if report == nil {
+		return
+	}
+	w.b.RecordFailure(panicRequestType, task.Name, time.Since(start), report.message)
+	if !w.exceptionLimiter.Allow() {
+		if n := w.exceptionsLost.Add(1); n == 1 || n%1000 == 0 {
+			w.log.Warn("task panics exceed the exception rate limit; they are still counted as failures",
+				"task", task.Name, "exceptions_not_sent", n, "limit_per_second", maxExceptionsPerSecond)
+		}
+		return
+	}
+	w.log.Error("task panicked", "task", task.Name, "panic", report.message)
+	w.send(encodeException(w.b.nodeID, report.message, report.traceback))
+}
+
+// panicRequestType is the request type under which a task panic is recorded.
+const panicRequestType = "panic"

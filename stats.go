@@ -1,0 +1,363 @@
+package boomer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+)
+
+// requestKey identifies one row of Locust's statistics: a request name and
+// its method (Locust's request_type, "GET" or "grpc" for example).
+type requestKey struct {
+	method string
+	name   string
+}
+
+// requestStats accumulates the requests of one key during one report
+// interval, in the units of Locust's wire format: milliseconds and Unix
+// seconds.
+type requestStats struct {
+	numRequests        int64
+	numFailures        int64
+	totalResponseTime  float64
+	minResponseTime    float64
+	maxResponseTime    float64
+	hasMin             bool
+	totalContentLength int64
+	lastRequestTime    float64
+	responseTimes      map[int64]int64
+	requestsPerSecond  map[int64]int64
+	failuresPerSecond  map[int64]int64
+}
+
+func newRequestStats() *requestStats {
+	return &requestStats{
+		responseTimes:     make(map[int64]int64),
+		requestsPerSecond: make(map[int64]int64),
+		failuresPerSecond: make(map[int64]int64),
+	}
+}
+
+// add records one request that completed at now (Unix seconds). A failure
+// counts as a request too, as it does in Locust.
+func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed bool, now float64) {
+	second := int64(math.Floor(now))
+	s.numRequests++
+	s.requestsPerSecond[second]++
+	if failed {
+		s.numFailures++
+		s.failuresPerSecond[second]++
+	}
+	s.totalResponseTime += responseTimeMs
+	if !s.hasMin || responseTimeMs < s.minResponseTime {
+		s.minResponseTime = responseTimeMs
+		s.hasMin = true
+	}
+	if responseTimeMs > s.maxResponseTime {
+		s.maxResponseTime = responseTimeMs
+	}
+	s.responseTimes[roundResponseTime(responseTimeMs)]++
+	s.totalContentLength += contentLength
+	if now > s.lastRequestTime {
+		s.lastRequestTime = now
+	}
+}
+
+// merge adds other into s, the way Locust's StatsEntry.extend does.
+func (s *requestStats) merge(other *requestStats) {
+	s.numRequests += other.numRequests
+	s.numFailures += other.numFailures
+	s.totalResponseTime += other.totalResponseTime
+	if other.hasMin && (!s.hasMin || other.minResponseTime < s.minResponseTime) {
+		s.minResponseTime = other.minResponseTime
+		s.hasMin = true
+	}
+	s.maxResponseTime = math.Max(s.maxResponseTime, other.maxResponseTime)
+	s.totalContentLength += other.totalContentLength
+	s.lastRequestTime = math.Max(s.lastRequestTime, other.lastRequestTime)
+	addCounts(s.responseTimes, other.responseTimes)
+	addCounts(s.requestsPerSecond, other.requestsPerSecond)
+	addCounts(s.failuresPerSecond, other.failuresPerSecond)
+}
+
+func addCounts(dst, src map[int64]int64) {
+	for k, v := range src {
+		dst[k] += v
+	}
+}
+
+// roundResponseTime returns Locust's histogram key for a response time in
+// milliseconds: exact to 1 ms below 100 ms, then two significant digits, with
+// ties rounded to even as Python's round does (locust/stats.py,
+// bucket_response_time, Locust 2.46).
+func roundResponseTime(ms float64) int64 {
+	switch {
+	case ms < 100:
+		return int64(math.RoundToEven(ms))
+	case ms < 1000:
+		return int64(math.RoundToEven(ms/10) * 10)
+	case ms < 10000:
+		return int64(math.RoundToEven(ms/100) * 100)
+	default:
+		return int64(math.RoundToEven(ms/1000) * 1000)
+	}
+}
+
+// errorKey identifies one row of the master's failure table.
+type errorKey struct {
+	method string
+	name   string
+	text   string
+}
+
+type errorStats struct {
+	occurrences int64
+	firstSeen   float64
+	lastSeen    float64
+}
+
+// statsShard is one lock-protected part of the collector. Recording goroutines
+// spread over the shards, so they rarely wait for each other.
+type statsShard struct {
+	mu       sync.Mutex
+	requests map[requestKey]*requestStats
+	errors   map[errorKey]*errorStats
+	// Padding keeps neighbouring shards' locks on separate cache lines.
+	_ [64]byte
+}
+
+// statsCollector aggregates recorded requests between two reports. It is safe
+// for concurrent use. Reports carry deltas: taking a snapshot empties it.
+type statsCollector struct {
+	shards []statsShard
+	now    func() time.Time
+
+	// windowMu guards windowStart, the time of the last snapshot, which Locust
+	// reads as start_time of every entry in the next report.
+	windowMu    sync.Mutex
+	windowStart time.Time
+}
+
+func newStatsCollector(now func() time.Time) *statsCollector {
+	if now == nil {
+		now = time.Now
+	}
+	c := &statsCollector{
+		shards:      make([]statsShard, 4*runtime.GOMAXPROCS(0)),
+		now:         now,
+		windowStart: now(),
+	}
+	for i := range c.shards {
+		c.shards[i].requests = make(map[requestKey]*requestStats)
+		c.shards[i].errors = make(map[errorKey]*errorStats)
+	}
+	return c
+}
+
+// lockShard locks a free shard, starting at a random one, and returns it.
+func (c *statsCollector) lockShard() *statsShard {
+	n := uint32(len(c.shards))
+	start := rand.Uint32() % n
+	for i := uint32(0); i < n; i++ {
+		sh := &c.shards[(start+i)%n]
+		if sh.mu.TryLock() {
+			return sh
+		}
+	}
+	sh := &c.shards[start]
+	sh.mu.Lock()
+	return sh
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+// recordSuccess records a successful request. responseTimeMs is in
+// milliseconds and contentLength in bytes.
+func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float64, contentLength int64) {
+	now := unixSeconds(c.now())
+	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	sh := c.lockShard()
+	sh.requestStats(method, name).add(responseTimeMs, contentLength, false, now)
+	sh.mu.Unlock()
+}
+
+// recordFailure records a failed request and its error text.
+func (c *statsCollector) recordFailure(method, name string, responseTimeMs float64, errText string) {
+	now := unixSeconds(c.now())
+	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	sh := c.lockShard()
+	sh.requestStats(method, name).add(responseTimeMs, 0, true, now)
+	key := errorKey{method: method, name: name, text: errText}
+	e := sh.errors[key]
+	if e == nil {
+		e = &errorStats{firstSeen: now}
+		sh.errors[key] = e
+	}
+	e.occurrences++
+	e.lastSeen = now
+	sh.mu.Unlock()
+}
+
+func (sh *statsShard) requestStats(method, name string) *requestStats {
+	key := requestKey{method: method, name: name}
+	s := sh.requests[key]
+	if s == nil {
+		s = newRequestStats()
+		sh.requests[key] = s
+	}
+	return s
+}
+
+// maxResponseTimeMs caps recorded response times at about 11.6 days, so that
+// an infinite or absurd value cannot overflow the integer histogram keys.
+const maxResponseTimeMs = 1e9
+
+// sanitizeResponseTime maps negative and not-a-number times, which a clock
+// step or a bad caller can produce, to 0 and caps huge ones, so they cannot
+// corrupt sums or histogram keys.
+func sanitizeResponseTime(ms float64) float64 {
+	if math.IsNaN(ms) || ms < 0 {
+		return 0
+	}
+	return math.Min(ms, maxResponseTimeMs)
+}
+
+// statsSnapshot is the content of one report interval.
+type statsSnapshot struct {
+	requests map[requestKey]*requestStats
+	errors   map[errorKey]*errorStats
+	// start is the Unix time (s) the interval began.
+	start float64
+}
+
+// snapshot takes everything recorded since the previous snapshot and resets
+// the collector. A request is in exactly one snapshot.
+func (c *statsCollector) snapshot() statsSnapshot {
+	c.windowMu.Lock()
+	now := c.now()
+	start := c.windowStart
+	c.windowStart = now
+	c.windowMu.Unlock()
+
+	snap := statsSnapshot{
+		requests: make(map[requestKey]*requestStats),
+		errors:   make(map[errorKey]*errorStats),
+		start:    unixSeconds(start),
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		requests, errs := sh.requests, sh.errors
+		if len(requests) > 0 || len(errs) > 0 {
+			sh.requests = make(map[requestKey]*requestStats)
+			sh.errors = make(map[errorKey]*errorStats)
+		}
+		sh.mu.Unlock()
+
+		for k, s := range requests {
+			if dst := snap.requests[k]; dst != nil {
+				dst.merge(s)
+			} else {
+				snap.requests[k] = s
+			}
+		}
+		for k, e := range errs {
+			dst := snap.errors[k]
+			if dst == nil {
+				snap.errors[k] = e
+				continue
+			}
+			dst.occurrences += e.occurrences
+			dst.firstSeen = math.Min(dst.firstSeen, e.firstSeen)
+			dst.lastSeen = math.Max(dst.lastSeen, e.lastSeen)
+		}
+	}
+	return snap
+}
+
+// discard drops everything recorded so far, for a worker that lost its master.
+func (c *statsCollector) discard() {
+	c.snapshot()
+}
+
+// total returns the sum of all entries of the snapshot: Locust's
+// "Aggregated" row.
+func (s statsSnapshot) total() *requestStats {
+	total := newRequestStats()
+	for _, r := range s.requests {
+		total.merge(r)
+	}
+	return total
+}
+
+// sortedKeys returns the snapshot's request keys ordered by name, then
+// method, so encoded reports are stable.
+func (s statsSnapshot) sortedKeys() []requestKey {
+	keys := make([]requestKey, 0, len(s.requests))
+	for k := range s.requests {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].name != keys[j].name {
+			return keys[i].name < keys[j].name
+		}
+		return keys[i].method < keys[j].method
+	})
+	return keys
+}
+
+func (s statsSnapshot) empty() bool {
+	return len(s.requests) == 0 && len(s.errors) == 0
+}
+
+// errorID returns the key Locust uses for an error entry: the hex SHA-256 of
+// method + "." + name + "." + repr(error). Errors from Go and Python workers
+// with the same text then merge into one row on the master.
+func errorID(method, name, text string) string {
+	sum := sha256.Sum256([]byte(method + "." + name + "." + pythonRepr(text)))
+	return hex.EncodeToString(sum[:])
+}
+
+// pythonRepr returns s quoted the way Python's repr quotes a str.
+func pythonRepr(s string) string {
+	s = validText(s)
+	quote := '\''
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteRune(quote)
+	for _, r := range s {
+		switch {
+		case r == quote || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r < 0x10000:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	b.WriteRune(quote)
+	return b.String()
+}
