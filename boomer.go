@@ -47,6 +47,9 @@ type Boomer struct {
 	printRequests bool
 	newTransport  transportFactory
 	stats         *statsCollector
+
+	// session is the worker of the active Run, for tests.
+	session atomic.Pointer[worker]
 }
 
 // Option configures a Boomer in New.
@@ -222,6 +225,8 @@ func (b *Boomer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.session.Store(w)
+	defer b.session.Store(nil)
 	return w.run(ctx)
 }
 

@@ -1,0 +1,47 @@
+// Package boomer turns Go code into a worker for Locust, the load-testing
+// tool. A Locust master (locust --master, version 2.0 or later) dispatches
+// users to its workers; a worker built with this package runs those users as
+// goroutines executing Go tasks and reports every request back to the
+// master, which shows them in its web UI, CSV files and summary.
+//
+// A worker program registers tasks and calls Run:
+//
+//	func get() {
+//		start := time.Now()
+//		resp, err := http.Get("http://127.0.0.1:8080/")
+//		if err != nil {
+//			boomer.RecordFailure("GET", "/", time.Since(start), err.Error())
+//			return
+//		}
+//		n, _ := io.Copy(io.Discard, resp.Body)
+//		resp.Body.Close()
+//		boomer.RecordSuccess("GET", "/", time.Since(start), n)
+//	}
+//
+//	func main() {
+//		boomer.Run(&boomer.Task{Name: "get", Weight: 1, Fn: get})
+//	}
+//
+// Run defines the flags --master-host, --master-port, --master-timeout,
+// --run-tasks and --rpc on flag.CommandLine and blocks until the master
+// sends quit or the process receives SIGINT or SIGTERM. Programs that want
+// no package-level state use New and (*Boomer).Run with a context instead.
+//
+// The master needs a locustfile whose User class names are the classes it
+// dispatches; examples/locustfile.py has one class. Every class runs the
+// worker's tasks, and the worker reports the users it runs per class.
+//
+// # Protocol
+//
+// The worker speaks Locust's master/worker protocol over a ZeroMQ DEALER
+// socket (goczmq, so cgo and libczmq are needed): client_ready at start and
+// after every stop, a heartbeat every second, statistics every 3 seconds as
+// deltas, spawning and spawning_complete for every spawn, client_stopped
+// after a stop, and quit when it ends. Response times travel as float
+// milliseconds, so sub-millisecond latencies are kept.
+//
+// When a master that answered heartbeats (Locust 2.19 and later) falls
+// silent for Config.MasterTimeout, the worker stops its users, drops the
+// statistics not yet sent, and registers again, so it rejoins a restarted
+// master by itself.
+package boomer
