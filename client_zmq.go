@@ -18,6 +18,9 @@ const (
 	zmqTCPKeepaliveIdle = 30 // seconds
 	zmqPollInterval     = 500 * time.Millisecond
 	zmqSendRetries      = 3
+	// zmqResetPause is the time between closing the old socket and opening
+	// the new one in a reset, for the master to see the old connection close.
+	zmqResetPause = 200 * time.Millisecond
 	// zmqIncomingBuffer is how many frames from the master may wait for the
 	// runner before the socket loop stops reading.
 	zmqIncomingBuffer = 256
@@ -185,8 +188,8 @@ func (t *zmqTransport) loop(started chan<- error) {
 	started <- nil
 
 	defer func() {
-		poller.Destroy()
 		if dealer != nil {
+			poller.Destroy()
 			dealer.Destroy()
 		}
 	}()
@@ -217,18 +220,27 @@ func (t *zmqTransport) loop(started chan<- error) {
 				t.flush(dealer, op.flush)
 				return
 			case op.reset:
-				next, err := t.newDealer()
-				if err != nil {
-					t.log.Error("socket reset failed; keeping the old socket", "endpoint", t.endpoint, "error", err)
-					continue
-				}
-				poller.Remove(dealer)
+				// The old socket closes first, and the new one connects after
+				// a pause: a ROUTER without handover ignores a new peer whose
+				// identity still belongs to a live connection, and then
+				// misreads that peer's messages.
 				poller.Destroy()
 				dealer.Destroy()
+				dealer = nil
+				time.Sleep(zmqResetPause)
+				next, err := t.newDealer()
+				if err != nil {
+					t.log.Error("socket reset failed: cannot open a new socket", "endpoint", t.endpoint, "error", err)
+					return
+				}
 				dealer = next
+				// goczmq's Poller.Remove fails on the first socket, so the
+				// poller is rebuilt instead.
 				poller, err = goczmq.NewPoller(dealer, wakePull)
 				if err != nil {
-					t.log.Error("create ZeroMQ poller after reset failed", "error", err)
+					t.log.Error("socket reset failed: cannot create a ZeroMQ poller", "error", err)
+					dealer.Destroy()
+					dealer = nil
 					return
 				}
 				t.log.Info("socket reset", "endpoint", t.endpoint)

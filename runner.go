@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,8 @@ type worker struct {
 
 	exceptionLimiter *rate.Limiter
 	exceptionsLost   atomic.Int64
+	// panickedTasks stores the names of tasks whose panic was logged.
+	panickedTasks sync.Map
 }
 
 func newWorker(b *Boomer) (*worker, error) {
@@ -251,9 +254,12 @@ func parseSpawn(data any) (spawnMessage, error) {
 	if host, ok := m["host"].(string); ok {
 		s.host = host
 	}
-	// Masters before Locust 2.13 send nil; nil means no timeout.
+	// Masters before Locust 2.13 send nil; nil means no timeout. A timeout
+	// longer than a time.Duration holds (about 292 years) is capped, because
+	// converting it would overflow.
 	if v, ok := asFloat(m["stop_timeout"]); ok && v > 0 {
-		s.stopTimeout = time.Duration(v * float64(time.Second))
+		const maxSeconds = float64(math.MaxInt64 / int64(time.Second))
+		s.stopTimeout = time.Duration(math.Min(v, maxSeconds) * float64(time.Second))
 	}
 	return s, nil
 }
@@ -423,7 +429,10 @@ func (w *worker) runTask(task *Task) {
 		}
 		return
 	}
-	w.log.Error("task panicked", "task", task.Name, "panic", report.message)
+	if _, seen := w.panickedTasks.LoadOrStore(task.Name, true); !seen {
+		w.log.Error("task panicked; it is recorded as a failure and sent to the master as an exception (logged once per task)",
+			"task", task.Name, "panic", report.message, "traceback", report.traceback)
+	}
 	w.send(encodeException(w.b.nodeID, report.message, report.traceback))
 }
 
