@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +124,7 @@ func (w *worker) run(ctx context.Context) error {
 		loops.Wait()
 	}()
 
+	go w.checkMasterHost()
 	w.sendClientReady()
 	ticker := time.NewTicker(heartbeatInterval)
 	defer ticker.Stop()
@@ -155,6 +158,21 @@ func (w *worker) run(ctx context.Context) error {
 				w.sendClientReady()
 			}
 		}
+	}
+}
+
+// checkMasterHost warns when the master's host name does not resolve.
+// ZeroMQ retries such a connection silently, and the name may resolve later
+// (a Kubernetes Service created after the worker), so it is not an error.
+func (w *worker) checkMasterHost() {
+	host := w.b.cfg.MasterHost
+	if net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		w.log.Warn("cannot resolve the master host; the worker keeps retrying the connection", "master_host", host, "error", err)
 	}
 }
 
@@ -211,9 +229,10 @@ func (w *worker) handleAck(data any) {
 func (w *worker) sendClientReady() {
 	w.lastClientReady = time.Now()
 	w.clientReadyCount++
-	if w.clientReadyCount > 1 && (w.clientReadyCount-1)%6 == 0 {
-		w.log.Warn("no ack from master yet; still sending client_ready every 5s",
-			"master", w.b.cfg.endpoint(), "attempts", w.clientReadyCount)
+	// Warn after the first unanswered attempt, then about every 30 s.
+	if n := w.clientReadyCount; n == 2 || (n > 2 && (n-2)%6 == 0) {
+		w.log.Warn("no ack from master yet; check that locust --master runs and listens at this address (--master-host, --master-port); client_ready is resent every 5s",
+			"master", w.b.cfg.endpoint(), "attempts", n-1)
 	}
 	w.send(encodeClientReady(w.b.nodeID))
 }

@@ -146,17 +146,6 @@ func (p *userPool) stopAll(wait time.Duration) int {
 	return 0
 }
 
-// forget drops every class name, for a new master that may use other names.
-func (p *userPool) forget() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for class, users := range p.byClass {
-		if len(users) == 0 {
-			delete(p.byClass, class)
-		}
-	}
-}
-
 // panicReport describes a recovered task panic.
 type panicReport struct {
 	message   string
@@ -166,7 +155,12 @@ type panicReport struct {
 var (
 	goroutineHeader = regexp.MustCompile(`^goroutine \d+ \[[^\]]*\]:\n`)
 	frameOffset     = regexp.MustCompile(` \+0x[0-9a-f]+`)
-	frameArguments  = regexp.MustCompile(`\((0x[0-9a-f]+|\.\.\.)(, (0x[0-9a-f]+|\.\.\.|\{[^}]*\}))*\)`)
+	// frameArguments matches a frame's argument list as the runtime prints
+	// it: hex words, "?" after a value that may be stale, "..." and "_" for
+	// values it leaves out, and braces around struct and array arguments.
+	frameArguments = regexp.MustCompile(`\((?:0x[0-9a-f]+\??|\.\.\.|_|[{}]|, )+\)`)
+	// creatorGoroutine matches the parent's id in "created by f in goroutine 7".
+	creatorGoroutine = regexp.MustCompile(`(?m) in goroutine \d+$`)
 )
 
 // newPanicReport builds the report of a task panic. The master groups
@@ -177,6 +171,7 @@ func newPanicReport(task *Task, recovered any, stack []byte) panicReport {
 	trace = goroutineHeader.ReplaceAllString(trace, "")
 	trace = frameOffset.ReplaceAllString(trace, "")
 	trace = frameArguments.ReplaceAllString(trace, "(...)")
+	trace = creatorGoroutine.ReplaceAllString(trace, "")
 	return panicReport{
 		message:   fmt.Sprintf("task %q panicked: %v", task.Name, recovered),
 		traceback: strings.TrimSpace(trace),
