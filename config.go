@@ -80,7 +80,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
-	fs.Var((*portValue)(&c.MasterPort), "master-port",
+	fs.Var(&portFlag{config: c}, "master-port",
 		"ZeroMQ port of the Locust master, 1-65535 (env "+EnvMasterPort+")")
 	fs.DurationVar(&c.MasterTimeout, "master-timeout", c.MasterTimeout,
 		"time without a heartbeat reply from the master (Locust >= 2.19) after which the worker stops its users and registers again")
@@ -136,17 +136,26 @@ func parsePort(value string) (int, error) {
 	return port, nil
 }
 
-// portValue is a flag.Value for a TCP port.
-type portValue int
+// portFlag is the --master-port flag. A valid value also clears an invalid
+// LOCUST_MASTER_NODE_PORT, which the flag overrides.
+type portFlag struct {
+	config *Config
+}
 
-func (p *portValue) String() string { return strconv.Itoa(int(*p)) }
+func (p *portFlag) String() string {
+	if p.config == nil {
+		return ""
+	}
+	return strconv.Itoa(p.config.MasterPort)
+}
 
-func (p *portValue) Set(value string) error {
+func (p *portFlag) Set(value string) error {
 	port, err := parsePort(value)
 	if err != nil {
 		return err
 	}
-	*p = portValue(port)
+	p.config.MasterPort = port
+	p.config.envErr = nil
 	return nil
 }
 

@@ -34,10 +34,13 @@ func decodeMessage(frame []byte) (inboundMessage, error) {
 	if err != nil {
 		return inboundMessage{}, fmt.Errorf("message is not a msgpack array: %w", err)
 	}
+	if n == -1 {
+		return inboundMessage{}, errors.New("message is msgpack nil, expected an array [type, data, node_id]")
+	}
 	if n != 3 {
 		return inboundMessage{}, fmt.Errorf("message array has %d elements, expected 3 [type, data, node_id]", n)
 	}
-	msgType, err := decodeText(dec)
+	msgType, err := decodeText(dec, r)
 	if err != nil {
 		return inboundMessage{}, fmt.Errorf("message type: %w", err)
 	}
@@ -45,7 +48,7 @@ func decodeMessage(frame []byte) (inboundMessage, error) {
 	if err != nil {
 		return inboundMessage{Type: msgType}, fmt.Errorf("%s data: %w", msgType, err)
 	}
-	nodeID, err := decodeNodeID(dec)
+	nodeID, err := decodeNodeID(dec, r)
 	if err != nil {
 		return inboundMessage{Type: msgType}, fmt.Errorf("%s node_id: %w", msgType, err)
 	}
@@ -55,7 +58,7 @@ func decodeMessage(frame []byte) (inboundMessage, error) {
 	return inboundMessage{Type: msgType, Data: data, NodeID: nodeID}, nil
 }
 
-func decodeNodeID(dec *msgpack.Decoder) (string, error) {
+func decodeNodeID(dec *msgpack.Decoder, remaining *bytes.Reader) (string, error) {
 	code, err := dec.PeekCode()
 	if err != nil {
 		return "", err
@@ -63,23 +66,33 @@ func decodeNodeID(dec *msgpack.Decoder) (string, error) {
 	if code == msgpcode.Nil {
 		return "", dec.DecodeNil()
 	}
-	return decodeText(dec)
+	return decodeText(dec, remaining)
 }
 
-func decodeText(dec *msgpack.Decoder) (string, error) {
+// decodeText decodes a str or bin value as text. The length header is checked
+// against the bytes left before anything is allocated, because
+// vmihailenco/msgpack v5.4.1 allocates the claimed length of a bin value (up
+// to 4 GiB) before it reads the bytes.
+func decodeText(dec *msgpack.Decoder, remaining *bytes.Reader) (string, error) {
 	code, err := dec.PeekCode()
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case msgpcode.IsString(code):
-		return dec.DecodeString()
-	case msgpcode.IsBin(code):
-		b, err := dec.DecodeBytes()
-		return string(b), err
-	default:
+	if !msgpcode.IsString(code) && !msgpcode.IsBin(code) {
 		return "", fmt.Errorf("expected text, found msgpack code 0x%02x", code)
 	}
+	n, err := dec.DecodeBytesLen()
+	if err != nil {
+		return "", err
+	}
+	if n > remaining.Len() {
+		return "", fmt.Errorf("text of %d bytes is longer than the %d bytes left", n, remaining.Len())
+	}
+	b := make([]byte, n)
+	if err := dec.ReadFull(b); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 // decodeValue decodes one msgpack value of any type. remaining reports the
@@ -114,7 +127,7 @@ func decodeValue(dec *msgpack.Decoder, remaining *bytes.Reader, depth int) (any,
 	case code == msgpcode.Float, code == msgpcode.Double:
 		return dec.DecodeFloat64()
 	case msgpcode.IsString(code), msgpcode.IsBin(code):
-		return decodeText(dec)
+		return decodeText(dec, remaining)
 	case msgpcode.IsFixedArray(code), code == msgpcode.Array16, code == msgpcode.Array32:
 		return decodeArray(dec, remaining, depth)
 	case msgpcode.IsFixedMap(code), code == msgpcode.Map16, code == msgpcode.Map32:
@@ -229,7 +242,8 @@ func asInt(v any) (int64, bool) {
 		}
 		return int64(n), true
 	case float64:
-		if n != math.Trunc(n) || n < math.MinInt64 || n > math.MaxInt64 {
+		// float64(math.MaxInt64) rounds up to 2^63, which is out of range.
+		if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
 			return 0, false
 		}
 		return int64(n), true

@@ -240,16 +240,30 @@ func toInt64(v any) (int64, bool) {
 
 var errArgumentCount = errors.New("wrong number of arguments")
 
+// handlerParam returns the type of the i-th argument of a handler with fixed
+// non-variadic parameters: the element type for arguments that fill a
+// variadic parameter.
+func handlerParam(t reflect.Type, i, fixed int) reflect.Type {
+	if i < fixed {
+		return t.In(i)
+	}
+	return t.In(fixed).Elem()
+}
+
 // callHandler calls h with args after checking that they fit its parameters,
 // and turns a panic in h into an error.
 func callHandler(h reflect.Value, args []any) (err error) {
 	t := h.Type()
-	if t.IsVariadic() || t.NumIn() != len(args) {
+	fixed := t.NumIn()
+	if t.IsVariadic() {
+		fixed--
+	}
+	if len(args) < fixed || (!t.IsVariadic() && len(args) != fixed) {
 		return fmt.Errorf("%w: published %d, handler takes %d", errArgumentCount, len(args), t.NumIn())
 	}
 	in := make([]reflect.Value, len(args))
 	for i, a := range args {
-		param := t.In(i)
+		param := handlerParam(t, i, fixed)
 		if a == nil {
 			switch param.Kind() {
 			case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:

@@ -1,6 +1,7 @@
 package boomer
 
 import (
+	"math"
 	"sort"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -139,9 +140,22 @@ func encodeErrors(e *msgpack.Encoder, errs map[errorKey]*errorStats) error {
 		err *errorStats
 	}
 	rows := make([]row, 0, len(errs))
+	rowByID := make(map[string]int, len(errs))
 	for k, v := range errs {
 		k = errorKey{method: validText(k.method), name: validText(k.name), text: validText(k.text)}
-		rows = append(rows, row{id: errorID(k.method, k.name, k.text), key: k, err: v})
+		id := errorID(k.method, k.name, k.text)
+		// Keys that differ only in invalid UTF-8 are equal once repaired. They
+		// are merged, because the master keeps only the last of equal map keys.
+		if i, ok := rowByID[id]; ok {
+			merged := *rows[i].err
+			merged.occurrences += v.occurrences
+			merged.firstSeen = math.Min(merged.firstSeen, v.firstSeen)
+			merged.lastSeen = math.Max(merged.lastSeen, v.lastSeen)
+			rows[i].err = &merged
+			continue
+		}
+		rowByID[id] = len(rows)
+		rows = append(rows, row{id: id, key: k, err: v})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 

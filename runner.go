@@ -251,6 +251,11 @@ func parseSpawn(data any) (spawnMessage, error) {
 		return spawnMessage{}, fmt.Errorf("data is %T, expected a map", data)
 	}
 	var s spawnMessage
+	if _, ok := m["user_classes_count"]; !ok {
+		if _, old := m["num_users"]; old {
+			return spawnMessage{}, errors.New("spawn has num_users but no user_classes_count: masters before Locust 2.0 are not supported; upgrade the master")
+		}
+	}
 	ts, ok := asFloat(m["timestamp"])
 	if !ok {
 		return spawnMessage{}, fmt.Errorf("timestamp is %T (%v), expected a number", m["timestamp"], m["timestamp"])

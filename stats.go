@@ -200,11 +200,14 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 	key := errorKey{method: method, name: name, text: errText}
 	e := sh.errors[key]
 	if e == nil {
-		e = &errorStats{firstSeen: now}
+		e = &errorStats{firstSeen: now, lastSeen: now}
 		sh.errors[key] = e
 	}
 	e.occurrences++
-	e.lastSeen = now
+	// Goroutines read the clock before they take the lock, so failures can
+	// arrive here out of time order.
+	e.firstSeen = math.Min(e.firstSeen, now)
+	e.lastSeen = math.Max(e.lastSeen, now)
 	sh.mu.Unlock()
 }
 
@@ -261,6 +264,10 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		if len(requests) > 0 || len(errs) > 0 {
 			sh.requests = make(map[requestKey]*requestStats)
 			sh.errors = make(map[errorKey]*errorStats)
+		} else {
+			// Empty maps stay with the shard, where recorders write to them
+			// after the unlock, so they must not be read here.
+			requests, errs = nil, nil
 		}
 		sh.mu.Unlock()
 

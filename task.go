@@ -60,7 +60,9 @@ func newTaskPicker(tasks []*Task) (*taskPicker, error) {
 		return nil, err
 	}
 	p := &taskPicker{}
+	names := make([]string, 0, len(tasks))
 	for _, t := range tasks {
+		names = append(names, t.Name)
 		if t.Weight == 0 {
 			continue
 		}
@@ -69,7 +71,7 @@ func newTaskPicker(tasks []*Task) (*taskPicker, error) {
 		p.cumulative = append(p.cumulative, p.total)
 	}
 	if p.total == 0 {
-		return nil, errors.New("every task has weight 0: give at least one task a positive Weight")
+		return nil, fmt.Errorf("every task has weight 0 (%s): give at least one task a positive Weight", quoteList(names))
 	}
 	return p, nil
 }

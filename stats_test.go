@@ -1,0 +1,392 @@
+package boomer
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a clock that moves only when a test sets it. It is safe for
+// concurrent use.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock(start time.Time) *fakeClock {
+	return &fakeClock{now: start}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func TestRoundResponseTime(t *testing.T) {
+	// Keys from Locust's bucket_response_time (locust/stats.py, 2.47.0),
+	// which rounds with Python's round: ties go to the even neighbour.
+	cases := []struct {
+		ms   float64
+		want int64
+	}{
+		{0.4, 0},
+		{0.5, 0},
+		{1.5, 2},
+		{2.5, 2},
+		{3.5, 4},
+		{99.4, 99},
+		{99.5, 100},
+		{99.6, 100},
+		{104.9, 100},
+		{105, 100},
+		{115, 120},
+		{125, 120},
+		{145, 140},
+		{155, 160},
+		{994.9, 990},
+		{995, 1000},
+		{1050, 1000},
+		{1150, 1200},
+		{1234, 1200},
+		{1234.5678, 1200},
+		{9949, 9900},
+		{9950, 10000},
+		{10500, 10000},
+		{11500, 12000},
+		{123456, 123000},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.ms), func(t *testing.T) {
+			assert.Equal(t, tc.want, roundResponseTime(tc.ms))
+		})
+	}
+}
+
+func TestSnapshotResetsDeltas(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordSuccess("GET", "/x", 10, 1)
+	c.recordFailure("GET", "/x", 20, "boom")
+
+	clock.Set(goldenStart.Add(3 * time.Second))
+	first := c.snapshot()
+	require.Contains(t, first.requests, requestKey{method: "GET", name: "/x"})
+	assert.Equal(t, int64(2), first.total().numRequests)
+	assert.Len(t, first.errors, 1)
+
+	clock.Set(goldenStart.Add(6 * time.Second))
+	second := c.snapshot()
+	assert.True(t, second.empty())
+	assert.Empty(t, second.requests)
+	assert.Empty(t, second.errors)
+	assert.Equal(t, unixSeconds(goldenStart.Add(3*time.Second)), second.start)
+}
+
+func TestSnapshotLaterRecordInNext(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordSuccess("GET", "/a", 10, 1)
+	first := c.snapshot()
+
+	c.recordSuccess("GET", "/b", 10, 1)
+	second := c.snapshot()
+
+	assert.Contains(t, first.requests, requestKey{method: "GET", name: "/a"})
+	assert.NotContains(t, first.requests, requestKey{method: "GET", name: "/b"})
+	assert.Contains(t, second.requests, requestKey{method: "GET", name: "/b"})
+	assert.NotContains(t, second.requests, requestKey{method: "GET", name: "/a"})
+}
+
+func TestSnapshotFailuresAreRequests(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordSuccess("GET", "/x", 10, 1)
+	c.recordFailure("GET", "/x", 20, "boom")
+	c.recordFailure("GET", "/x", 30, "boom")
+
+	s := c.snapshot().requests[requestKey{method: "GET", name: "/x"}]
+	require.NotNil(t, s)
+	assert.Equal(t, int64(3), s.numRequests)
+	assert.Equal(t, int64(2), s.numFailures)
+	assert.Equal(t, int64(3), s.requestsPerSecond[1796413290])
+	assert.Equal(t, int64(2), s.failuresPerSecond[1796413290])
+	assert.Equal(t, 60.0, s.totalResponseTime)
+}
+
+func TestSnapshotEmptyTotalHasNoMin(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+
+	total := c.snapshot().total()
+	assert.False(t, total.hasMin)
+	assert.Equal(t, int64(0), total.numRequests)
+	assert.Zero(t, total.maxResponseTime)
+}
+
+func TestSnapshotZeroTimeHasMin(t *testing.T) {
+	// A 0 ms request is a timed request: min is 0, not nil.
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordSuccess("GET", "/x", 0, 0)
+
+	s := c.snapshot().requests[requestKey{method: "GET", name: "/x"}]
+	require.NotNil(t, s)
+	assert.True(t, s.hasMin)
+	assert.Zero(t, s.minResponseTime)
+}
+
+func TestSnapshotTotalMergesEntries(t *testing.T) {
+	snap := goldenSnapshot()
+	total := snap.total()
+
+	assert.Equal(t, int64(4), total.numRequests)
+	assert.Equal(t, int64(2), total.numFailures)
+	assert.Equal(t, 3.5, total.minResponseTime)
+	assert.Equal(t, 1234.5678, total.maxResponseTime)
+	assert.Equal(t, map[int64]int64{4: 1, 140: 1, 1200: 2}, total.responseTimes)
+	assert.Equal(t, map[int64]int64{1796413290: 1, 1796413291: 1, 1796413292: 2}, total.requestsPerSecond)
+	assert.Equal(t, map[int64]int64{1796413292: 2}, total.failuresPerSecond)
+	assert.Equal(t, unixSeconds(goldenStart.Add(2250*time.Millisecond)), total.lastRequestTime)
+}
+
+func TestRecordSanitizesResponseTime(t *testing.T) {
+	cases := []struct {
+		name string
+		ms   float64
+		want float64
+	}{
+		{"negative", -5, 0},
+		{"huge", 1e300, maxResponseTimeMs},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock(goldenStart)
+			c := newStatsCollector(clock.Now)
+			c.recordSuccess("GET", "/x", tc.ms, 0)
+
+			s := c.snapshot().requests[requestKey{method: "GET", name: "/x"}]
+			require.NotNil(t, s)
+			assert.Equal(t, tc.want, s.totalResponseTime)
+			assert.Equal(t, tc.want, s.minResponseTime)
+		})
+	}
+}
+
+func TestErrorIDMatchesLocust(t *testing.T) {
+	// Locust's StatsError.create_key for the same error gives this key.
+	assert.Equal(t,
+		"71e12e3e7b73f3df3e67d9f9451fad024f39fc560e4e209260f0142b755b5b1d",
+		errorID("POST", "/y", "ValueError('bad thing')"))
+}
+
+func TestPythonRepr(t *testing.T) {
+	// Expected values are Python 3.11's repr of the same text.
+	cases := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"plain", "bad thing", `'bad thing'`},
+		{"empty", "", `''`},
+		{"single quote only", "it's", `"it's"`},
+		{"double quote only", `say "hi"`, `'say "hi"'`},
+		{"both quotes", `it's "x"`, `'it\'s "x"'`},
+		{"backslash", `C:\dir`, `'C:\\dir'`},
+		{"newline return tab", "a\nb\rc\td", `'a\nb\rc\td'`},
+		{"control chars", "\x00\x1b\x7f", `'\x00\x1b\x7f'`},
+		{"latin-1 control", "\u0085", `'\x85'`},
+		{"no-break space", "a\u00a0b", `'a\xa0b'`},
+		{"soft hyphen", "\u00ad", `'\xad'`},
+		{"zero width space", "\u200b", `'\u200b'`},
+		{"line separator", "\u2028", `'\u2028'`},
+		{"private use plane 15", "\U000f0000", `'\U000f0000'`},
+		{"printable unicode", "héllo wörld ✓ 日本", `'héllo wörld ✓ 日本'`},
+		{"emoji", "\U0001f600", "'\U0001f600'"},
+		{"invalid UTF-8 repaired", "a\xffb", "'a\ufffdb'"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, pythonRepr(tc.in))
+		})
+	}
+}
+
+func TestRecordSuccessSubMillisecond(t *testing.T) {
+	b, err := New(WithTasks(&Task{Name: "t", Weight: 1, Fn: func() {}}), WithNodeID(testNodeID))
+	require.NoError(t, err)
+	clock := newFakeClock(goldenStart)
+	b.stats = newStatsCollector(clock.Now)
+
+	b.RecordSuccess("GET", "/fast", 250*time.Microsecond, 10)
+
+	frame, err := encodeStats(testNodeID, b.stats.snapshot(), nil)
+	require.NoError(t, err)
+	msg, err := decodeMessage(frame)
+	require.NoError(t, err)
+	entries, ok := mapField(msg.Data, "stats")
+	require.True(t, ok)
+	require.Len(t, entries, 1)
+	entry := entries.([]any)[0]
+
+	total, _ := mapField(entry, "total_response_time")
+	assert.Equal(t, 0.25, total)
+	minimum, _ := mapField(entry, "min_response_time")
+	assert.Equal(t, 0.25, minimum)
+	maximum, _ := mapField(entry, "max_response_time")
+	assert.Equal(t, 0.25, maximum)
+}
+
+func TestEncodeStatsRepairsUTF8(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordSuccess("GET\xc3", "/caf\xe9", 10, 1)
+	c.recordFailure("POST", "/y\xff", 20, "bad \xfe byte")
+
+	frame, err := encodeStats(testNodeID, c.snapshot(), map[string]int64{"User\xff": 1})
+	require.NoError(t, err)
+	require.NoError(t, checkOutgoingFrame(frame))
+
+	msg, err := decodeMessage(frame)
+	require.NoError(t, err)
+	entries, _ := mapField(msg.Data, "stats")
+	require.Len(t, entries, 2)
+	names := []any{}
+	methods := []any{}
+	for _, e := range entries.([]any) {
+		name, _ := mapField(e, "name")
+		method, _ := mapField(e, "method")
+		names = append(names, name)
+		methods = append(methods, method)
+	}
+	assert.ElementsMatch(t, []any{"/caf\ufffd", "/y\ufffd"}, names)
+	assert.ElementsMatch(t, []any{"GET\ufffd", "POST"}, methods)
+
+	errs, _ := mapField(msg.Data, "errors")
+	require.Len(t, errs, 1)
+	for id, e := range errs.(map[string]any) {
+		text, _ := mapField(e, "error")
+		assert.Equal(t, "bad \ufffd byte", text)
+		name, _ := mapField(e, "name")
+		assert.Equal(t, "/y\ufffd", name)
+		assert.Equal(t, errorID("POST", "/y\ufffd", "bad \ufffd byte"), id)
+	}
+	counts, _ := mapField(msg.Data, "user_classes_count")
+	assert.Equal(t, map[string]any{"User\ufffd": int64(1)}, counts)
+}
+
+func TestEncodeStatsMergesRepairedErrors(t *testing.T) {
+	// Two error texts that differ only in their invalid bytes are one error
+	// once repaired. Sent as two equal map keys, the master would keep only
+	// the last one and lose the other's occurrences.
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	c.recordFailure("GET", "/x", 1, "bad \xff")
+	clock.Set(goldenStart.Add(time.Second))
+	c.recordFailure("GET", "/x", 1, "bad \xfe")
+	c.recordFailure("GET", "/x", 1, "bad \xfe")
+
+	frame, err := encodeStats(testNodeID, c.snapshot(), nil)
+	require.NoError(t, err)
+	require.NoError(t, checkOutgoingFrame(frame))
+
+	msg, err := decodeMessage(frame)
+	require.NoError(t, err)
+	errs, _ := mapField(msg.Data, "errors")
+	require.Len(t, errs, 1)
+	for _, e := range errs.(map[string]any) {
+		occurrences, _ := mapField(e, "occurrences")
+		assert.Equal(t, int64(3), occurrences)
+		first, _ := mapField(e, "first_seen")
+		assert.Equal(t, unixSeconds(goldenStart), first)
+		last, _ := mapField(e, "last_seen")
+		assert.Equal(t, unixSeconds(goldenStart.Add(time.Second)), last)
+	}
+}
+
+func TestStatsConcurrentSnapshots(t *testing.T) {
+	// Recorders run while another goroutine takes snapshots. Every request
+	// must land in exactly one snapshot.
+	const (
+		recorders   = 64
+		perRecorder = 500
+	)
+	c := newStatsCollector(nil)
+
+	var sum int64
+	var failures int64
+	var errorCount int64
+	collect := func(s statsSnapshot) {
+		total := s.total()
+		sum += total.numRequests
+		failures += total.numFailures
+		for _, e := range s.errors {
+			errorCount += e.occurrences
+		}
+	}
+
+	stop := make(chan struct{})
+	snapshotterDone := make(chan struct{})
+	go func() {
+		defer close(snapshotterDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				collect(c.snapshot())
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for g := 0; g < recorders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("/r%d", g%8)
+			for i := 0; i < perRecorder; i++ {
+				if i%5 == 0 {
+					c.recordFailure("GET", name, 1, "boom")
+				} else {
+					c.recordSuccess("GET", name, 1, 1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-snapshotterDone
+	collect(c.snapshot())
+
+	assert.Equal(t, int64(recorders*perRecorder), sum)
+	assert.Equal(t, int64(recorders*perRecorder/5), failures)
+	assert.Equal(t, int64(recorders*perRecorder/5), errorCount)
+}
+
+func TestRecordFailureOutOfOrder(t *testing.T) {
+	// A goroutine that read the clock earlier can take the shard lock later.
+	clock := newFakeClock(goldenStart.Add(2 * time.Second))
+	c := newStatsCollector(clock.Now)
+	c.recordFailure("GET", "/x", 1, "boom")
+	clock.Set(goldenStart)
+	c.recordFailure("GET", "/x", 1, "boom")
+	clock.Set(goldenStart.Add(time.Second))
+	c.recordFailure("GET", "/x", 1, "boom")
+
+	e := c.snapshot().errors[errorKey{method: "GET", name: "/x", text: "boom"}]
+	require.NotNil(t, e)
+	assert.Equal(t, int64(3), e.occurrences)
+	assert.Equal(t, unixSeconds(goldenStart), e.firstSeen)
+	assert.Equal(t, unixSeconds(goldenStart.Add(2*time.Second)), e.lastSeen)
+}
