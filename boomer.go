@@ -50,6 +50,8 @@ type Boomer struct {
 
 	// session is the worker of the active Run, for tests.
 	session atomic.Pointer[worker]
+	// test is the current test's information from the master.
+	test atomic.Pointer[TestInfo]
 }
 
 // Option configures a Boomer in New.

@@ -243,6 +243,7 @@ type spawnMessage struct {
 	targets     map[string]int64
 	host        string
 	stopTimeout time.Duration
+	options     map[string]any
 }
 
 func parseSpawn(data any) (spawnMessage, error) {
@@ -278,6 +279,10 @@ func parseSpawn(data any) (spawnMessage, error) {
 	if host, ok := m["host"].(string); ok {
 		s.host = host
 	}
+	// Masters before Locust 2.2 send no parsed_options.
+	if options, ok := m["parsed_options"].(map[string]any); ok {
+		s.options = options
+	}
 	// Masters before Locust 2.13 send nil; nil means no timeout. A timeout
 	// longer than a time.Duration holds (about 292 years) is capped, because
 	// converting it would overflow.
@@ -302,6 +307,7 @@ func (w *worker) handleSpawn(data any) {
 		return
 	}
 	w.lastSpawnTimestamp = spawn.timestamp
+	w.b.test.Store(&TestInfo{Host: spawn.host, StopTimeout: spawn.stopTimeout, Options: spawn.options})
 	// A spawn also proves registration to a master older than 2.10, which
 	// never sends ack.
 	w.registered = true
