@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,7 +38,10 @@ func (e *SignalError) Error() string {
 type Boomer struct {
 	cfg          Config
 	tasks        []*Task
-	picker       *taskPicker
+	classes      []*UserClass
+	onTestStart  []func(TestInfo)
+	onTestStop   []func(TestInfo)
+	handlers     sync.Map // message type → func(data any)
 	log          *slog.Logger
 	nodeID       string
 	handleSignal bool
@@ -61,6 +65,43 @@ type Option func(*Boomer) error
 func WithTasks(tasks ...*Task) Option {
 	return func(b *Boomer) error {
 		b.tasks = append(b.tasks, tasks...)
+		return nil
+	}
+}
+
+// WithUserClasses adds user classes. The master's spawn messages name the
+// classes to run; a name the worker has no class for is reported to the
+// master as an error and runs no users. A worker has either user classes or
+// plain tasks (WithTasks), not both: plain tasks serve every class name the
+// master sends.
+func WithUserClasses(classes ...*UserClass) Option {
+	return func(b *Boomer) error {
+		b.classes = append(b.classes, classes...)
+		return nil
+	}
+}
+
+// WithTestStart adds a hook called once at the start of every test, before
+// its users start, with what the master sent about the test.
+func WithTestStart(hook func(TestInfo)) Option {
+	return func(b *Boomer) error {
+		if hook == nil {
+			return errors.New("WithTestStart: hook is nil")
+		}
+		b.onTestStart = append(b.onTestStart, hook)
+		return nil
+	}
+}
+
+// WithTestStop adds a hook called once at the end of every test, after its
+// users stopped: on stop, on quit during a test, and when the master is lost
+// during a test.
+func WithTestStop(hook func(TestInfo)) Option {
+	return func(b *Boomer) error {
+		if hook == nil {
+			return errors.New("WithTestStop: hook is nil")
+		}
+		b.onTestStop = append(b.onTestStop, hook)
 		return nil
 	}
 }
@@ -133,19 +174,8 @@ func New(opts ...Option) (*Boomer, error) {
 		}
 		b.nodeID = id
 	}
-	if len(b.cfg.RunTasks) > 0 {
-		if err := validateTasks(b.tasks); err != nil {
-			return nil, err
-		}
-		if _, err := findTasks(b.tasks, b.cfg.RunTasks); err != nil {
-			return nil, err
-		}
-	} else {
-		picker, err := newTaskPicker(b.tasks)
-		if err != nil {
-			return nil, err
-		}
-		b.picker = picker
+	if err := b.validateBehaviour(); err != nil {
+		return nil, err
 	}
 	if b.log == nil {
 		b.log = slog.Default()
@@ -153,6 +183,47 @@ func New(opts ...Option) (*Boomer, error) {
 	b.log = b.log.With("node_id", b.nodeID)
 	b.stats = newStatsCollector(time.Now)
 	return b, nil
+}
+
+// validateBehaviour checks the tasks or user classes, and the --run-tasks
+// names against them.
+func (b *Boomer) validateBehaviour() error {
+	if len(b.classes) > 0 && len(b.tasks) > 0 {
+		return errors.New("both WithTasks and WithUserClasses were given: put the tasks into a UserClass, or use plain tasks without classes")
+	}
+	if len(b.classes) > 0 {
+		seen := make(map[string]bool, len(b.classes))
+		for _, c := range b.classes {
+			if err := validateUserClass(c); err != nil {
+				return err
+			}
+			if seen[c.Name] {
+				return fmt.Errorf("two user classes are named %q: class names must be unique", c.Name)
+			}
+			seen[c.Name] = true
+		}
+	} else if len(b.cfg.RunTasks) > 0 {
+		if err := validateTasks(b.tasks); err != nil {
+			return err
+		}
+	} else if _, err := newTaskPicker(b.tasks); err != nil {
+		return err
+	}
+	if len(b.cfg.RunTasks) > 0 {
+		if _, err := findTasks(b.allTasks(), b.cfg.RunTasks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allTasks returns the plain tasks and the top-level tasks of every class.
+func (b *Boomer) allTasks() []*Task {
+	tasks := append([]*Task(nil), b.tasks...)
+	for _, c := range b.classes {
+		tasks = append(tasks, c.Tasks...)
+	}
+	return tasks
 }
 
 // NodeID returns the worker's node id.

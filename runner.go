@@ -63,7 +63,14 @@ type worker struct {
 	stopTimeout        time.Duration
 	testRunning        bool
 	unknownTypes       map[string]bool
+	unknownClasses     map[string]bool
 	workerIndex        int64
+
+	// classes are the runtimes of the worker's user classes, by name. With
+	// plain tasks, a runtime is made for each class name the master sends.
+	classesMu sync.Mutex
+	classes   map[string]*classRuntime
+	filter    tagFilter
 
 	// lastMasterHeartbeat is the Unix time in nanoseconds of the last
 	// heartbeat from the master, or 0 before the first one.
@@ -86,12 +93,49 @@ func newWorker(b *Boomer) (*worker, error) {
 		log:              b.log,
 		transport:        tr,
 		unknownTypes:     make(map[string]bool),
+		unknownClasses:   make(map[string]bool),
 		workerIndex:      -1,
+		classes:          make(map[string]*classRuntime),
 		exceptionLimiter: rate.NewLimiter(maxExceptionsPerSecond, maxExceptionsPerSecond),
 	}
-	w.users = newUserPool(b.picker, w.runTask)
+	for _, c := range b.classes {
+		w.classes[c.Name] = newClassRuntime(c)
+	}
+	w.users = newUserPool(b, w.resolveClass, w.runTask)
 	w.state.Store(stateReady)
 	return w, nil
+}
+
+// resolveClass returns the runtime of a class name from the master, or nil
+// when the worker has user classes and none of that name. With plain tasks
+// every name gets a runtime running those tasks.
+func (w *worker) resolveClass(name string) *classRuntime {
+	w.classesMu.Lock()
+	defer w.classesMu.Unlock()
+	if c, ok := w.classes[name]; ok {
+		return c
+	}
+	if len(w.b.classes) > 0 {
+		return nil
+	}
+	c := newClassRuntime(&UserClass{Name: name, Tasks: w.b.tasks})
+	c.compile(w.filter)
+	w.classes[name] = c
+	return c
+}
+
+// compileClasses compiles every class for a new test with the tag filter
+// from the master's options.
+func (w *worker) compileClasses(options map[string]any) {
+	w.classesMu.Lock()
+	defer w.classesMu.Unlock()
+	w.filter = newTagFilter(options)
+	for name, c := range w.classes {
+		if !c.compile(w.filter) {
+			w.log.Error("no task of the user class passes the master's --tags and --exclude-tags; its users only wait for the stop",
+				"class", name, "tags", options["tags"], "exclude_tags", options["exclude_tags"])
+		}
+	}
 }
 
 func (w *worker) setState(s string) {
@@ -143,7 +187,8 @@ func (w *worker) run(ctx context.Context) error {
 
 		case frame, ok := <-w.transport.Receive():
 			if !ok {
-				w.users.stopAll(quitGrace)
+				w.users.stopAll(0, quitGrace)
+				w.endTest()
 				return errors.New("boomer: connection to the master closed unexpectedly")
 			}
 			if quit := w.handleFrame(frame); quit {
@@ -204,6 +249,12 @@ func (w *worker) handleFrame(frame []byte) bool {
 	case typeSpawningComplete, typeUpdateUserClass, typeLocustfile:
 		w.log.Debug("message ignored", "type", msg.Type)
 	default:
+		if handler, ok := w.b.handlers.Load(msg.Type); ok {
+			if err := callHook(func() error { handler.(func(any))(msg.Data); return nil }); err != nil {
+				w.log.Error("custom message handler failed", "type", msg.Type, "error", err)
+			}
+			return false
+		}
 		if !w.unknownTypes[msg.Type] {
 			w.unknownTypes[msg.Type] = true
 			w.log.Warn("unknown message type from master ignored (logged once per type)", "type", msg.Type)
@@ -314,29 +365,77 @@ func (w *worker) handleSpawn(data any) {
 	w.stopTimeout = spawn.stopTimeout
 
 	if !w.testRunning {
-		w.testRunning = true
-		w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host)
-		Events.Publish(EventSpawn, int(sumCounts(spawn.targets)))
+		w.startTest(spawn)
 	}
 	w.setState(stateSpawning)
-	counts := w.users.setTargets(spawn.targets)
+	counts, unknown := w.users.setTargets(spawn.targets, spawn.stopTimeout)
+	w.reportUnknownClasses(unknown)
 	w.send(encodeSpawningComplete(w.b.nodeID, counts))
 	w.setState(stateRunning)
 	w.log.Debug("spawn applied", "user_classes_count", counts)
+}
+
+// startTest prepares a new test: it compiles the user classes with the
+// master's tag filter and calls the test start hooks.
+func (w *worker) startTest(spawn spawnMessage) {
+	w.testRunning = true
+	w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host, "stop_timeout", spawn.stopTimeout)
+	w.compileClasses(spawn.options)
+	info := w.b.Test()
+	for _, hook := range w.b.onTestStart {
+		if err := callHook(func() error { hook(info); return nil }); err != nil {
+			w.log.Error("test start hook failed", "error", err)
+		}
+	}
+	Events.Publish(EventSpawn, int(sumCounts(spawn.targets)))
+}
+
+// endTest calls the test stop hooks once for a running test.
+func (w *worker) endTest() {
+	if !w.testRunning {
+		return
+	}
+	w.testRunning = false
+	info := w.b.Test()
+	for _, hook := range w.b.onTestStop {
+		if err := callHook(func() error { hook(info); return nil }); err != nil {
+			w.log.Error("test stop hook failed", "error", err)
+		}
+	}
+	Events.Publish(EventStop)
+}
+
+// reportUnknownClasses logs each class name the worker has no class for,
+// once, and reports it to the master as an exception, so that it shows in
+// the master's Exceptions tab instead of being hidden in the user counts.
+func (w *worker) reportUnknownClasses(names []string) {
+	for _, name := range names {
+		if w.unknownClasses[name] {
+			continue
+		}
+		w.unknownClasses[name] = true
+		known := make([]string, 0, len(w.b.classes))
+		for _, c := range w.b.classes {
+			known = append(known, c.Name)
+		}
+		msg := fmt.Sprintf("unknown user class %q: this worker has the classes %s; add a boomer.UserClass named %q or remove the class from the master's locustfile",
+			name, quoteList(known), name)
+		w.log.Error("the master asked for users of an unknown class; none are started (logged once per class)",
+			"class", name, "known_classes", known)
+		w.send(encodeException(w.b.nodeID, msg, "user class "+name+" is not defined in the Go worker"))
+	}
 }
 
 // handleStop stops all users, reports what they recorded, tells the master
 // with client_stopped and registers again, as the master forgets a worker
 // that stopped.
 func (w *worker) handleStop() {
-	w.log.Info("stop received from master; stopping users")
-	grace := max(w.stopTimeout, minStopGrace)
-	if left := w.users.stopAll(grace); left > 0 {
-		w.log.Warn("users still inside a task after the stop grace; their requests are reported when they finish",
-			"users", left, "grace", grace)
+	w.log.Info("stop received from master; stopping users", "stop_timeout", w.stopTimeout)
+	if left := w.users.stopAll(w.stopTimeout, minStopGrace); left > 0 {
+		w.log.Warn("users still running after the stop timeout and grace; their requests are reported when they finish",
+			"users", left, "stop_timeout", w.stopTimeout, "grace", minStopGrace)
 	}
-	w.testRunning = false
-	Events.Publish(EventStop)
+	w.endTest()
 
 	w.report()
 	w.send(encodeNilMessage(typeClientStopped, w.b.nodeID))
@@ -360,11 +459,8 @@ func (w *worker) checkMaster(now time.Time) {
 	w.log.Warn("master lost: no heartbeat reply; stopping users, dropping unsent stats and registering again",
 		"silence", silence.Round(time.Millisecond), "master_timeout", w.b.cfg.MasterTimeout)
 	w.lastMasterHeartbeat.Store(0)
-	w.users.stopAll(0)
-	if w.testRunning {
-		w.testRunning = false
-		Events.Publish(EventStop)
-	}
+	w.users.stopAll(0, 0)
+	w.endTest()
 
 	w.reportMu.Lock()
 	w.b.stats.discard()
@@ -383,10 +479,11 @@ func (w *worker) checkMaster(now time.Time) {
 func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, sendQuit bool) {
 	stopLoops()
 	loops.Wait()
-	if left := w.users.stopAll(quitGrace); left > 0 {
+	if left := w.users.stopAll(0, quitGrace); left > 0 {
 		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)
 	}
 	w.report()
+	w.endTest()
 	if sendQuit {
 		w.send(encodeNilMessage(typeQuit, w.b.nodeID))
 	}
@@ -445,9 +542,9 @@ func (w *worker) send(frame []byte, err error) {
 
 // runTask runs one task for a user and reports a panic as a failed request
 // and as an exception message.
-func (w *worker) runTask(task *Task) {
+func (w *worker) runTask(u *User, task *Task) {
 	start := time.Now()
-	report := callTask(task)
+	report := callTask(task, u)
 	if report == nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package boomer
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -9,7 +10,7 @@ import (
 // without a master, and prints every request they record. It is meant for
 // debugging task code.
 func (b *Boomer) runTasksOnce() error {
-	tasks, err := findTasks(b.tasks, b.cfg.RunTasks)
+	tasks, err := findTasks(b.allTasks(), b.cfg.RunTasks)
 	if err != nil {
 		return err
 	}
@@ -19,7 +20,7 @@ func (b *Boomer) runTasksOnce() error {
 	for _, task := range tasks {
 		fmt.Fprintf(b.stdout, "task %q:\n", task.Name)
 		start := time.Now()
-		report := callTask(task)
+		report := b.runTaskOnce(task)
 		elapsed := time.Since(start)
 		if report != nil {
 			b.RecordFailure(panicRequestType, task.Name, elapsed, report.message)
@@ -29,4 +30,29 @@ func (b *Boomer) runTasksOnce() error {
 		fmt.Fprintf(b.stdout, "  task %q done in %s: %d request(s) recorded\n", task.Name, elapsed.Round(time.Microsecond), snap.total().numRequests)
 	}
 	return nil
+}
+
+// runTaskOnce runs a task once with a user of its own: a nested set runs each
+// of its tasks once, in order. It returns the first panic.
+func (b *Boomer) runTaskOnce(task *Task) *panicReport {
+	if task.Set != nil {
+		var first *panicReport
+		for _, sub := range task.Set.Tasks {
+			if report := b.runTaskOnce(sub); report != nil && first == nil {
+				first = report
+			}
+		}
+		return first
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u := &User{
+		class:    &classRuntime{name: "run-tasks"},
+		b:        b,
+		ctx:      ctx,
+		cancel:   cancel,
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	return callTask(task, u)
 }

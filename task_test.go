@@ -75,7 +75,7 @@ func TestPickerRejects(t *testing.T) {
 		}, []string{`task 1 ("bar") has weight -1`}},
 		{"nil Fn", []*Task{
 			{Name: "foo", Weight: 1},
-		}, []string{`task 0 ("foo") has no Fn`}},
+		}, []string{`task 0 ("foo") has no body`}},
 		{"nil task", []*Task{
 			{Name: "foo", Weight: 1, Fn: noop},
 			nil,
@@ -118,7 +118,7 @@ func TestFindTasksUnknown(t *testing.T) {
 
 func TestCallTaskNoPanic(t *testing.T) {
 	ran := false
-	report := callTask(&Task{Name: "ok", Weight: 1, Fn: func() { ran = true }})
+	report := callTask(&Task{Name: "ok", Weight: 1, Fn: func() { ran = true }}, nil)
 	assert.Nil(t, report)
 	assert.True(t, ran)
 }
@@ -128,7 +128,7 @@ func TestCallTaskNoPanic(t *testing.T) {
 func panicInNewGoroutine(task *Task) *panicReport {
 	reports := make(chan *panicReport)
 	go func() {
-		reports <- callTask(task)
+		reports <- callTask(task, nil)
 	}()
 	return <-reports
 }

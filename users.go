@@ -8,78 +8,233 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// user is one simulated user: a goroutine that runs tasks until its context
-// is cancelled.
-type user struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+// classRuntime is a user class as the worker runs it.
+type classRuntime struct {
+	name       string
+	tasks      []*Task
+	sequential bool
+	wait       WaitTime
+	onStart    func(u *User) error
+	onStop     func(u *User)
+	// picker holds the class's tasks compiled with the current test's tag
+	// filter.
+	picker atomic.Pointer[taskPicker]
+}
+
+func newClassRuntime(c *UserClass) *classRuntime {
+	return &classRuntime{
+		name:       c.Name,
+		tasks:      c.Tasks,
+		sequential: c.Sequential,
+		wait:       c.WaitTime,
+		onStart:    c.OnStart,
+		onStop:     c.OnStop,
+	}
+}
+
+// compile builds the class's task picker for a test with the given tag
+// filter. It returns false when no task passes the filter.
+func (c *classRuntime) compile(filter tagFilter) bool {
+	p := compileTasks(c.tasks, c.sequential, c.wait, filter, nil)
+	c.picker.Store(p)
+	return !p.empty()
+}
+
+func validateUserClass(c *UserClass) error {
+	if c == nil {
+		return fmt.Errorf("user class is nil")
+	}
+	if c.Name == "" {
+		return fmt.Errorf("user class has no Name: set it to the User class name in the master's locustfile")
+	}
+	if c.Weight < 0 || c.FixedCount < 0 {
+		return fmt.Errorf("user class %q has Weight %d and FixedCount %d: neither may be negative", c.Name, c.Weight, c.FixedCount)
+	}
+	if c.Weight > 0 && c.FixedCount > 0 {
+		return fmt.Errorf("user class %q sets both Weight and FixedCount: set one of them", c.Name)
+	}
+	if err := validateTasks(c.Tasks); err != nil {
+		return fmt.Errorf("user class %q: %w", c.Name, err)
+	}
+	if compileTasks(c.Tasks, c.Sequential, nil, tagFilter{}, nil).empty() {
+		return fmt.Errorf("user class %q: every task has weight 0: give at least one task a positive Weight", c.Name)
+	}
+	return nil
 }
 
 // userPool runs the users of all user classes. The master names the classes
-// and their absolute target counts; every class runs the pool's tasks.
+// and their absolute target counts.
 type userPool struct {
-	picker  *taskPicker
-	runTask func(*Task)
+	b *Boomer
+	// resolve returns the class runtime for a class name from the master, or
+	// nil when the worker has no such class.
+	resolve func(name string) *classRuntime
+	runTask func(u *User, t *Task)
 
 	mu      sync.Mutex
-	byClass map[string][]*user
-	// retiring are users told to stop that may still be inside a task.
-	retiring []*user
+	byClass map[string][]*User
+	// retiring are users told to stop that may still be running.
+	retiring []*User
+	started  int
 }
 
-func newUserPool(picker *taskPicker, runTask func(*Task)) *userPool {
+func newUserPool(b *Boomer, resolve func(string) *classRuntime, runTask func(*User, *Task)) *userPool {
 	return &userPool{
-		picker:  picker,
+		b:       b,
+		resolve: resolve,
 		runTask: runTask,
-		byClass: make(map[string][]*user),
+		byClass: make(map[string][]*User),
 	}
 }
 
 // setTargets starts and stops users so that each class in targets has
 // exactly its target count running. It starts the missing users at once and
-// tells the surplus ones to stop after their current task. It returns the
-// counts now running per class, for every class named so far.
-func (p *userPool) setTargets(targets map[string]int64) map[string]int64 {
+// stops the surplus ones, each within stopTimeout. It returns the counts now
+// running per class, for every class named so far, and the names of classes
+// the worker does not have, which run no users.
+func (p *userPool) setTargets(targets map[string]int64, stopTimeout time.Duration) (map[string]int64, []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
-	classes := make([]string, 0, len(targets))
-	for class := range targets {
-		classes = append(classes, class)
+	names := make([]string, 0, len(targets))
+	for name := range targets {
+		names = append(names, name)
 	}
-	sort.Strings(classes)
+	sort.Strings(names)
 
-	for _, class := range classes {
-		target := max(targets[class], 0)
-		users := p.byClass[class]
+	var unknown []string
+	for _, name := range names {
+		target := max(targets[name], 0)
+		users := p.byClass[name]
+		class := p.resolve(name)
+		if class == nil {
+			if target > 0 {
+				unknown = append(unknown, name)
+			}
+			target = 0
+		}
 		for int64(len(users)) < target {
-			users = append(users, p.startUser())
+			users = append(users, p.startUser(class))
 		}
 		for int64(len(users)) > target {
 			last := users[len(users)-1]
 			users = users[:len(users)-1]
-			last.cancel()
+			last.stopWithin(stopTimeout)
 			p.retiring = append(p.retiring, last)
 		}
-		p.byClass[class] = users
+		p.byClass[name] = users
 	}
 	p.pruneRetiring()
-	return p.countsLocked()
+	return p.countsLocked(), unknown
 }
 
-func (p *userPool) startUser() *user {
+func (p *userPool) startUser(class *classRuntime) *User {
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &user{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(u.done)
-		for ctx.Err() == nil {
-			p.runTask(p.picker.pick())
+	p.started++
+	u := &User{
+		class:    class,
+		b:        p.b,
+		index:    p.started,
+		ctx:      ctx,
+		cancel:   cancel,
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go p.runUser(u)
+	return u
+}
+
+// runUser is the life of one user: OnStart, tasks until stopped, OnStop.
+func (p *userPool) runUser(u *User) {
+	defer close(u.done)
+	defer u.cancel()
+	class := u.class
+
+	if class.onStart != nil {
+		start := time.Now()
+		if err := callHook(func() error { return class.onStart(u) }); err != nil {
+			u.b.RecordFailure("OnStart", class.name, time.Since(start), err.Error())
+			return
+		}
+	}
+
+	if picker := class.picker.Load(); picker != nil && !picker.empty() {
+		p.runLevel(u, picker, true)
+	} else {
+		// No task passed the tag filter: the user only waits for its stop.
+		select {
+		case <-u.stopping:
+		case <-u.ctx.Done():
+		}
+	}
+
+	if class.onStop != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), onStopTimeout)
+		defer cancel()
+		u.ctx = ctx
+		start := time.Now()
+		if err := callHook(func() error { class.onStop(u); return nil }); err != nil {
+			u.b.RecordFailure("OnStop", class.name, time.Since(start), err.Error())
+		}
+	}
+}
+
+// runLevel runs the tasks of one level until the user stops or, below the
+// top level, until a task calls Interrupt.
+func (p *userPool) runLevel(u *User, picker *taskPicker, top bool) {
+	for step := 0; !u.stopRequested(); step++ {
+		task := picker.next(step)
+		if sub := picker.subsets[task]; sub != nil {
+			// The parent goes on at once when the nested set returns.
+			p.runLevel(u, sub, false)
+			continue
+		}
+		start := time.Now()
+		p.runTask(u, task)
+		end := time.Now()
+		if u.interrupted {
+			u.interrupted = false
+			if !top {
+				return
+			}
+		}
+		if picker.wait != nil && !u.stopRequested() {
+			u.sleep(picker.wait.Next(start, end))
+		}
+	}
+}
+
+// callHook calls a lifecycle hook and turns a panic into an error.
+func callHook(hook func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return u
+	return hook()
+}
+
+// stopWithin makes the user stop after its current task and cancels its
+// context when timeout runs out, or at once for a zero timeout.
+func (u *User) stopWithin(timeout time.Duration) {
+	u.requestStop()
+	if timeout <= 0 {
+		u.cancel()
+		return
+	}
+	go func() {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case <-u.done:
+		case <-timer.C:
+			u.cancel()
+		}
+	}()
 }
 
 // pruneRetiring forgets retiring users that have ended. The caller holds p.mu.
@@ -112,23 +267,23 @@ func (p *userPool) countsLocked() map[string]int64 {
 	return counts
 }
 
-// stopAll tells every user to stop after its current task and waits at most
-// wait for them to end. It returns how many users were still inside a task
-// when the wait ended; those go on in the background and can still record
-// their last request.
-func (p *userPool) stopAll(wait time.Duration) int {
+// stopAll stops every user, each within stopTimeout, and waits at most
+// stopTimeout+grace for them to end, OnStop included. It returns how many
+// users were still running when the wait ended; those go on in the
+// background and can still record their last requests.
+func (p *userPool) stopAll(stopTimeout, grace time.Duration) int {
 	p.mu.Lock()
 	for class, users := range p.byClass {
 		for _, u := range users {
-			u.cancel()
+			u.stopWithin(stopTimeout)
 			p.retiring = append(p.retiring, u)
 		}
 		p.byClass[class] = nil
 	}
-	pending := append([]*user(nil), p.retiring...)
+	pending := append([]*User(nil), p.retiring...)
 	p.mu.Unlock()
 
-	timer := time.NewTimer(wait)
+	timer := time.NewTimer(stopTimeout + grace)
 	defer timer.Stop()
 	left := len(pending)
 	for _, u := range pending {
@@ -178,14 +333,20 @@ func newPanicReport(task *Task, recovered any, stack []byte) panicReport {
 	}
 }
 
-// callTask runs one task, turning a panic into a panicReport.
-func callTask(task *Task) (report *panicReport) {
+// callTask runs one task body, turning a panic into a panicReport. u is nil
+// in --run-tasks mode, where a Run body gets a user of no class.
+func callTask(task *Task, u *User) (report *panicReport) {
 	defer func() {
 		if r := recover(); r != nil {
 			pr := newPanicReport(task, r, debug.Stack())
 			report = &pr
 		}
 	}()
-	task.Fn()
+	switch {
+	case task.Fn != nil:
+		task.Fn()
+	case task.Run != nil:
+		task.Run(u)
+	}
 	return nil
 }
