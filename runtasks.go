@@ -49,10 +49,10 @@ func (b *Boomer) runTaskOnce(task *Task) *panicReport {
 	u := &User{
 		class:    &classRuntime{name: "run-tasks"},
 		b:        b,
-		ctx:      ctx,
 		cancel:   cancel,
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	u.setContext(ctx)
 	return callTask(task, u)
 }

@@ -3,6 +3,7 @@ package boomer
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -70,7 +71,9 @@ type User struct {
 	b     *Boomer
 	index int
 
-	ctx    context.Context
+	// ctx holds the user's context. OnStop replaces it with one that the
+	// stop does not cancel, while other goroutines may read it.
+	ctx    atomic.Pointer[contextBox]
 	cancel context.CancelFunc
 	// stopping is closed when the user must stop after its current task.
 	stopping chan struct{}
@@ -85,7 +88,16 @@ type User struct {
 // stopped: at once for a stop without stop timeout, or when the master's
 // stop timeout runs out. Pass it to blocking calls so that they end promptly.
 func (u *User) Context() context.Context {
-	return u.ctx
+	return u.ctx.Load().ctx
+}
+
+// contextBox wraps a context for atomic.Pointer.
+type contextBox struct {
+	ctx context.Context
+}
+
+func (u *User) setContext(ctx context.Context) {
+	u.ctx.Store(&contextBox{ctx: ctx})
 }
 
 // ClassName returns the name of the user's class.
@@ -157,6 +169,6 @@ func (u *User) sleep(d time.Duration) {
 	select {
 	case <-timer.C:
 	case <-u.stopping:
-	case <-u.ctx.Done():
+	case <-u.Context().Done():
 	}
 }

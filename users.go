@@ -139,11 +139,11 @@ func (p *userPool) startUser(class *classRuntime) *User {
 		class:    class,
 		b:        p.b,
 		index:    p.started,
-		ctx:      ctx,
 		cancel:   cancel,
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	u.setContext(ctx)
 	go p.runUser(u)
 	return u
 }
@@ -168,14 +168,14 @@ func (p *userPool) runUser(u *User) {
 		// No task passed the tag filter: the user only waits for its stop.
 		select {
 		case <-u.stopping:
-		case <-u.ctx.Done():
+		case <-u.Context().Done():
 		}
 	}
 
 	if class.onStop != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), onStopTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(u.Context()), onStopTimeout)
 		defer cancel()
-		u.ctx = ctx
+		u.setContext(ctx)
 		start := time.Now()
 		if err := callHook(func() error { class.onStop(u); return nil }); err != nil {
 			u.b.RecordFailure("OnStop", class.name, time.Since(start), err.Error())
