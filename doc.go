@@ -28,8 +28,21 @@
 // no package-level state use New and (*Boomer).Run with a context instead.
 //
 // The master needs a locustfile whose User class names are the classes it
-// dispatches; examples/locustfile.py has one class. Every class runs the
-// worker's tasks, and the worker reports the users it runs per class.
+// dispatches; examples/locustfile.py has one class. With plain tasks, every
+// class runs the worker's tasks, and the worker reports the users it runs
+// per class.
+//
+// # User classes
+//
+// For users with state and a lifecycle, give the worker UserClass values
+// named like the master's classes (WithUserClasses). Each user is a *User
+// with its own State, a context that ends when the user is stopped, OnStart
+// and OnStop hooks, a WaitTime between tasks (Between, Constant,
+// ConstantPacing, ConstantThroughput), and tasks that may be nested,
+// weighted or sequential TaskSets filtered by the master's tags.
+// HTTPClient records HTTP requests by itself. WithTestStart, WithTestStop,
+// RegisterMessage and SendMessage connect to the master's test events and
+// custom messages.
 //
 // # Protocol
 //
