@@ -50,9 +50,9 @@ func (b *Boomer) RegisterMessage(msgType string, handler func(data any)) error {
 
 // SendMessage sends a custom message to the master, where a handler
 // registered with the master runner's register_message receives it. data is
-// any value msgpack can encode (maps, lists, strings, numbers, bools, nil);
-// time values and other msgpack extension types, and strings with invalid
-// UTF-8, are rejected because the master cannot decode them. It returns
+// any value msgpack can encode: maps, lists, strings, numbers, bools or nil.
+// Time values and other msgpack extension types are rejected, and so are
+// strings with invalid UTF-8, because the master cannot decode them. It returns
 // ErrNotRunning while Run is not active. Safe for concurrent use.
 func (b *Boomer) SendMessage(msgType string, data any) error {
 	if msgType == "" {

@@ -15,9 +15,9 @@ import (
 //
 // A task has exactly one body: Fn, Run or Set. Bodies are called from many
 // goroutines at once, one per user, and must be safe for concurrent use. A
-// panic in a body is recovered, recorded as a failure of request type
-// "panic" under the task's name and reported to the master as an exception;
-// the user then goes on with its next task.
+// panic in a body is recovered and recorded as a failure of request type
+// "panic" under the task's name. It is also reported to the master as an
+// exception, and the user goes on with its next task.
 type Task struct {
 	// Name identifies the task in --run-tasks and in panic reports.
 	Name string

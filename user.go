@@ -9,7 +9,7 @@ import (
 
 // UserClass describes one kind of simulated user, as a User class does in a
 // locustfile. The master's spawn messages name user classes with a target
-// count each; a worker runs the UserClass of that Name, so the names must
+// count each. A worker runs the UserClass of that Name, so the names must
 // match the classes of the master's locustfile.
 //
 // Each user runs OnStart once, then its tasks until it is stopped, waiting
@@ -42,8 +42,8 @@ type UserClass struct {
 }
 
 // TaskSet is a group of tasks that runs as one task of a UserClass or of
-// another TaskSet. When a user picks it, the user stays in the set, running
-// its tasks, until a task calls User.Interrupt; then the user returns to the
+// another TaskSet. A user that picks it stays in the set and runs its tasks
+// until one of them calls User.Interrupt. The user then returns to the
 // parent and picks its next task there.
 type TaskSet struct {
 	// Tasks are picked at random by weight, or run in order when Sequential

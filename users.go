@@ -77,7 +77,7 @@ type userPool struct {
 
 	mu      sync.Mutex
 	byClass map[string][]*User
-	// retiring are users told to stop that may still be running.
+	// retiring are stopped users that may still be running.
 	retiring []*User
 	started  int
 }
@@ -237,7 +237,7 @@ func (u *User) stopWithin(timeout time.Duration) {
 	}()
 }
 
-// pruneRetiring forgets retiring users that have ended. The caller holds p.mu.
+// pruneRetiring removes retiring users that have ended. The caller holds p.mu.
 func (p *userPool) pruneRetiring() {
 	kept := p.retiring[:0]
 	for _, u := range p.retiring {
