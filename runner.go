@@ -379,6 +379,9 @@ func (w *worker) handleSpawn(data any) {
 // master's tag filter and calls the test start hooks.
 func (w *worker) startTest(spawn spawnMessage) {
 	w.testRunning = true
+	// The master clears its exceptions when a test starts, so unknown
+	// classes are reported again in every test.
+	clear(w.unknownClasses)
 	w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host, "stop_timeout", spawn.stopTimeout)
 	w.compileClasses(spawn.options)
 	info := w.b.Test()
@@ -406,8 +409,9 @@ func (w *worker) endTest() {
 }
 
 // reportUnknownClasses logs each class name the worker has no class for,
-// once, and reports it to the master as an exception, so that it shows in
-// the master's Exceptions tab instead of being hidden in the user counts.
+// once per test, and reports it to the master as an exception, so that it
+// shows in the master's Exceptions tab instead of being hidden in the user
+// counts.
 func (w *worker) reportUnknownClasses(names []string) {
 	for _, name := range names {
 		if w.unknownClasses[name] {
@@ -420,14 +424,14 @@ func (w *worker) reportUnknownClasses(names []string) {
 		}
 		msg := fmt.Sprintf("unknown user class %q: this worker has the classes %s; add a boomer.UserClass named %q or remove the class from the master's locustfile",
 			name, quoteList(known), name)
-		w.log.Error("the master asked for users of an unknown class; none are started (logged once per class)",
+		w.log.Error("the master asked for users of an unknown class; none are started (logged once per class and test)",
 			"class", name, "known_classes", known)
 		w.send(encodeException(w.b.nodeID, msg, "user class "+name+" is not defined in the Go worker"))
 	}
 }
 
-// handleStop stops all users, reports what they recorded, tells the master
-// with client_stopped and registers again, as the master forgets a worker
+// handleStop stops all users, reports what they recorded, sends
+// client_stopped and registers again, because the master deletes a worker
 // that stopped.
 func (w *worker) handleStop() {
 	w.log.Info("stop received from master; stopping users", "stop_timeout", w.stopTimeout)
@@ -444,8 +448,8 @@ func (w *worker) handleStop() {
 	w.sendClientReady()
 }
 
-// checkMaster stops the users and registers again when a master that used to
-// answer heartbeats has been silent for MasterTimeout. A restarted master
+// checkMaster stops the users and registers again when a master that
+// replied to heartbeats has been silent for MasterTimeout. A restarted master
 // does not know this worker, and a frozen one may never come back.
 func (w *worker) checkMaster(now time.Time) {
 	last := w.lastMasterHeartbeat.Load()
