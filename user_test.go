@@ -783,3 +783,31 @@ func TestRunTasksUnknownTaskInClass(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown task "checkout" in --run-tasks: known tasks are "login", "cart"`)
 }
+
+func TestUserPoolReplacesEndedUsers(t *testing.T) {
+	var started atomic.Int64
+	stopSelf := make(chan struct{})
+	class := &UserClass{Name: "A", Tasks: []*Task{{Name: "t", Weight: 1, Run: func(u *User) {
+		if started.Add(1) == 1 {
+			<-stopSelf
+			u.Stop()
+			return
+		}
+		<-u.Context().Done()
+	}}}}
+	_, pool := newTestPool(t, class)
+
+	counts, _ := pool.setTargets(map[string]int64{"A": 2}, 0)
+	assert.Equal(t, map[string]int64{"A": 2}, counts)
+
+	// The first user stops itself; the pool no longer counts it.
+	close(stopSelf)
+	require.Eventually(t, func() bool { return pool.counts()["A"] == 1 }, userTimeout, time.Millisecond)
+
+	// The next spawn with the same target starts a replacement.
+	counts, _ = pool.setTargets(map[string]int64{"A": 2}, 0)
+	assert.Equal(t, map[string]int64{"A": 2}, counts)
+	assert.Eventually(t, func() bool { return started.Load() == 3 }, userTimeout, time.Millisecond,
+		"the replacement user never ran its task")
+	assert.Zero(t, pool.stopAll(0, userTimeout))
+}

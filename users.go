@@ -99,6 +99,7 @@ func newUserPool(b *Boomer, resolve func(string) *classRuntime, runTask func(*Us
 func (p *userPool) setTargets(targets map[string]int64, stopTimeout time.Duration) (map[string]int64, []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.pruneEnded()
 
 	names := make([]string, 0, len(targets))
 	for name := range targets {
@@ -256,7 +257,26 @@ func (p *userPool) pruneRetiring() {
 func (p *userPool) counts() map[string]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.pruneEnded()
 	return p.countsLocked()
+}
+
+// pruneEnded removes users that ended by themselves, after a failed OnStart
+// or a call to User.Stop, so that counts show live users and the next spawn
+// replaces them, as Locust does. The caller holds p.mu.
+func (p *userPool) pruneEnded() {
+	for class, users := range p.byClass {
+		live := users[:0]
+		for _, u := range users {
+			select {
+			case <-u.done:
+			default:
+				live = append(live, u)
+			}
+		}
+		clear(users[len(live):])
+		p.byClass[class] = live
+	}
 }
 
 func (p *userPool) countsLocked() map[string]int64 {
@@ -333,8 +353,8 @@ func newPanicReport(task *Task, recovered any, stack []byte) panicReport {
 	}
 }
 
-// callTask runs one task body, turning a panic into a panicReport. u is nil
-// in --run-tasks mode, where a Run body gets a user of no class.
+// callTask runs one task body, turning a panic into a panicReport. u may be
+// nil for a task with an Fn body.
 func callTask(task *Task, u *User) (report *panicReport) {
 	defer func() {
 		if r := recover(); r != nil {
