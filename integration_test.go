@@ -183,6 +183,8 @@ func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = logFile
 	p.cmd.Stderr = logFile
+	// The worker dies with the test process, even when cleanups do not run.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		p.err = p.cmd.Wait()

@@ -178,7 +178,9 @@ func StartMaster(t testing.TB, opts MasterOptions) *Master {
 	m.cmd.Stderr = logFile
 	// PYTHONUNBUFFERED makes the log file current, which WaitForLog relies on.
 	m.cmd.Env = append(append(os.Environ(), "PYTHONUNBUFFERED=1"), opts.Env...)
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig kills the master when the test process dies without running
+	// its cleanups, for example after a panic.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	if err := m.cmd.Start(); err != nil {
 		t.Fatalf("start locust master %q: %v", strings.Join(m.Args, " "), err)
