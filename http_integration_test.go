@@ -1,0 +1,115 @@
+package boomer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/locust-go/boomer/internal/locusttest"
+)
+
+// closedPortURL returns a URL on 127.0.0.1 where nothing listens.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := listener.Addr().String()
+	require.NoError(t, listener.Close())
+	return "http://" + addr + "/down"
+}
+
+func TestHTTPClientResultsInMasterCSV(t *testing.T) {
+	skipIfShort(t)
+	server := locusttest.NewCountingServer(t)
+	server.SetStatus("/fail", http.StatusInternalServerError)
+	down := closedPortURL(t)
+
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{
+		Locustfile: locusttest.WriteLocustfile(t, "Shopper"),
+		Headless:   true,
+		Users:      2,
+		SpawnRate:  2,
+		RunTime:    "5s",
+		Host:       server.URL,
+	})
+
+	// The client is created before Run; relative URLs resolve against the
+	// master's --host, which arrives with the first spawn.
+	var client atomic.Pointer[HTTPClient]
+	var item atomic.Int64
+	shopper := &UserClass{
+		Name:     "Shopper",
+		WaitTime: Constant(5 * time.Millisecond),
+		Tasks: []*Task{
+			{Name: "all", Weight: 1, Run: func(u *User) {
+				c := client.Load()
+				ctx := u.Context()
+				c.Get(ctx, "/ok")
+				c.Get(ctx, "/fail")
+				c.Get(ctx, down)
+				c.Get(ctx, "/body", Check(func(r *Response) error {
+					if !strings.Contains(r.Text(), "expected text") {
+						return errors.New("body lacks the expected text")
+					}
+					return nil
+				}))
+				c.Get(ctx, fmt.Sprintf("/item/%d", item.Add(1)%3), Name("/item/[id]"))
+			}},
+		},
+	}
+	worker := startClassWorker(t, master.Port, WithUserClasses(shopper))
+	c, err := NewHTTPClient(worker.b, WithTimeout(5*time.Second))
+	require.NoError(t, err)
+	client.Store(c)
+
+	code, err := master.Wait(60 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 1, code, "master exit code with failures; log:\n%s", master.Log())
+
+	rows, err := master.StatsCSV()
+	require.NoError(t, err)
+	row := func(name string) locusttest.StatsRow {
+		r, ok := locusttest.FindStatsRow(rows, "GET", name)
+		require.True(t, ok, "no GET %s row in %+v", name, rows)
+		return r
+	}
+	ok, fail, downRow, body, items := row("/ok"), row("/fail"), row("/down"), row("/body"), row("/item/[id]")
+
+	assert.Positive(t, ok.RequestCount)
+	assert.Zero(t, ok.FailureCount, "200 responses counted as failures")
+	assert.Equal(t, fail.RequestCount, fail.FailureCount, "500 responses not all failures")
+	assert.Equal(t, downRow.RequestCount, downRow.FailureCount, "transport errors not all failures")
+	assert.Equal(t, body.RequestCount, body.FailureCount, "failed body checks not all failures")
+	assert.Zero(t, items.FailureCount)
+	assert.Equal(t, ok.RequestCount, items.RequestCount, "grouped item requests missing")
+	for _, path := range []string{"/item/0", "/item/1", "/item/2"} {
+		_, found := locusttest.FindStatsRow(rows, "GET", path)
+		assert.False(t, found, "%s has its own row despite Name", path)
+	}
+
+	// Every request the server answered is in the master's totals.
+	total, found := locusttest.FindStatsRow(rows, "", "Aggregated")
+	require.True(t, found)
+	assert.Equal(t, server.Count(), total.RequestCount-downRow.RequestCount,
+		"master total (without the closed port) differs from the server's count")
+
+	failures, err := master.FailuresCSV()
+	require.NoError(t, err)
+	texts := map[string]string{}
+	for _, f := range failures {
+		texts[f.Name] = f.Error
+	}
+	assert.Equal(t, "HTTPError('500 Server Error: Internal Server Error for url: /fail')", texts["/fail"])
+	assert.Contains(t, texts["/down"], "connection refused")
+	assert.Equal(t, "body lacks the expected text", texts["/body"])
+
+	assert.ErrorIs(t, worker.stopAndWait(t), ErrMasterQuit)
+}
