@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,38 +59,19 @@ type inProcessWorker struct {
 }
 
 // startWorker runs a Boomer with tasks against the master on port, with
-// every outgoing frame checked. Its Run ends with the test at the latest.
+// every outgoing frame checked; see startClassWorker. A positive
+// masterTimeout replaces the default lost-master timeout.
 func startWorker(t *testing.T, port int, masterTimeout time.Duration, tasks ...*Task) *inProcessWorker {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.MasterHost = "127.0.0.1"
-	cfg.MasterPort = port
+	opts := []Option{WithTasks(tasks...)}
 	if masterTimeout > 0 {
+		cfg := DefaultConfig()
+		cfg.MasterHost = "127.0.0.1"
+		cfg.MasterPort = port
 		cfg.MasterTimeout = masterTimeout
+		opts = append(opts, WithConfig(cfg))
 	}
-	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(WithConfig(cfg), WithTasks(tasks...), WithLogger(logger), WithSignalHandling(false))
-	require.NoError(t, err)
-	b.newTransport = func(endpoint, identity string, log *slog.Logger) (transport, error) {
-		tr, err := newZMQTransport(endpoint, identity, log)
-		if err != nil {
-			return nil, err
-		}
-		return &checkingTransport{transport: tr, t: t}, nil
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &inProcessWorker{b: b, cancel: cancel, done: make(chan error, 1)}
-	go func() { w.done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-w.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("worker did not return within 10s of its context ending")
-		}
-	})
-	return w
+	return startClassWorker(t, port, opts...)
 }
 
 // stopAndWait cancels the worker's context and returns Run's error.
