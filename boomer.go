@@ -246,6 +246,8 @@ func (b *Boomer) RecordFailure(requestType, name string, responseTime time.Durat
 }
 
 func (b *Boomer) recordSuccess(requestType, name string, responseTimeMs float64, responseLength int64) {
+	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	responseLength = max(responseLength, 0)
 	if b.printRequests {
 		fmt.Fprintf(b.stdout, "  success: %s %s, %.3f ms, %d bytes\n", requestType, name, responseTimeMs, responseLength)
 	}
@@ -253,6 +255,7 @@ func (b *Boomer) recordSuccess(requestType, name string, responseTimeMs float64,
 }
 
 func (b *Boomer) recordFailure(requestType, name string, responseTimeMs float64, exception string) {
+	responseTimeMs = sanitizeResponseTime(responseTimeMs)
 	if b.printRequests {
 		fmt.Fprintf(b.stdout, "  failure: %s %s, %.3f ms, error: %s\n", requestType, name, responseTimeMs, exception)
 	}
@@ -347,8 +350,9 @@ func Run(tasks ...*Task) {
 	if flag.CommandLine.Lookup("master-host") == nil {
 		cfg.RegisterFlags(flag.CommandLine)
 	}
-	// The program may have parsed the command line before calling Run, when
-	// the worker's flags were not defined yet, so it is parsed again here.
+	// A program that parsed the command line itself before Run failed there
+	// on the worker's flags, which were not defined yet; Run parses it with
+	// them defined.
 	if err := flag.CommandLine.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -359,7 +363,10 @@ func Run(tasks ...*Task) {
 	}
 	err = b.Run(context.Background())
 	switch {
-	case len(cfg.RunTasks) > 0 && err == nil:
+	case len(cfg.RunTasks) > 0 && err != nil:
+		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
+		os.Exit(1)
+	case len(cfg.RunTasks) > 0:
 	case errors.Is(err, ErrMasterQuit):
 		b.log.Info("worker stopped", "reason", err)
 	default:

@@ -21,8 +21,9 @@ const (
 	// zmqResetPause is the time between closing the old socket and opening
 	// the new one in a reset, for the master to see the old connection close.
 	zmqResetPause = 200 * time.Millisecond
-	// zmqIncomingBuffer is how many frames from the master may wait for the
-	// runner before the socket loop stops reading.
+	// zmqIncomingBuffer is the capacity of the channel that Receive returns.
+	// Frames beyond it wait in an unbounded queue, so a busy runner never
+	// stops the socket loop, which also sends the heartbeats.
 	zmqIncomingBuffer = 256
 )
 
@@ -46,6 +47,7 @@ type zmqTransport struct {
 	wakePush *goczmq.Sock
 
 	incoming  chan []byte
+	inbox     frameQueue
 	closing   chan struct{}
 	closeOnce sync.Once
 	done      chan struct{}
@@ -72,6 +74,8 @@ func newZMQTransport(endpoint, identity string, log *slog.Logger) (transport, er
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	t.inbox.ready = make(chan struct{}, 1)
+	go t.forward()
 	started := make(chan error, 1)
 	go t.loop(started)
 	if err := <-started; err != nil {
@@ -138,6 +142,8 @@ func (t *zmqTransport) newDealer() (*goczmq.Sock, error) {
 	dealer.SetLinger(0)
 	dealer.SetTcpKeepalive(1)
 	dealer.SetTcpKeepaliveIdle(zmqTCPKeepaliveIdle)
+	// Without IPV6, libzmq resolves and connects to IPv4 addresses only.
+	dealer.SetIpv6(1)
 	if err := dealer.Connect(t.endpoint); err != nil {
 		dealer.Destroy()
 		return nil, fmt.Errorf("connect ZeroMQ DEALER to %s: %w (check --master-host and --master-port)", t.endpoint, err)
@@ -149,7 +155,7 @@ func (t *zmqTransport) loop(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(t.done)
-	defer close(t.incoming)
+	defer t.inbox.close()
 
 	wakePull := goczmq.NewSock(goczmq.Pull)
 	defer wakePull.Destroy()
@@ -197,9 +203,7 @@ func (t *zmqTransport) loop(started chan<- error) {
 	for {
 		ready := poller.Wait(int(zmqPollInterval / time.Millisecond))
 		if ready == dealer {
-			if !t.receive(dealer) {
-				return
-			}
+			t.receive(dealer)
 		}
 		if ready == wakePull {
 			for wakePull.Pollin() {
@@ -251,22 +255,91 @@ func (t *zmqTransport) loop(started chan<- error) {
 	}
 }
 
-// receive reads one message from the DEALER and hands its first frame to the
-// runner. It returns false when the transport is closing.
-func (t *zmqTransport) receive(dealer *goczmq.Sock) bool {
+// receive reads one message from the DEALER and queues its first frame for
+// the runner. It never waits for the runner.
+func (t *zmqTransport) receive(dealer *goczmq.Sock) {
 	frames, err := dealer.RecvMessage()
 	if err != nil || len(frames) == 0 {
 		// An interrupted receive leaves the message queued for the next poll.
-		return true
+		return
 	}
 	if len(frames) > 1 {
 		t.log.Warn("message from master has extra frames; using the first", "frames", len(frames))
 	}
+	t.inbox.push(frames[0])
+}
+
+// forward moves frames from the inbox to the Receive channel, in order, and
+// closes the channel when the socket loop has ended and the inbox is empty,
+// or when the transport is closed.
+func (t *zmqTransport) forward() {
+	defer close(t.incoming)
+	for {
+		frame, ok := t.inbox.pop(t.closing)
+		if !ok {
+			return
+		}
+		select {
+		case t.incoming <- frame:
+		case <-t.closing:
+			return
+		}
+	}
+}
+
+// frameQueue is an unbounded FIFO of frames, safe for one producer and one
+// consumer.
+type frameQueue struct {
+	mu     sync.Mutex
+	frames [][]byte
+	ended  bool
+	// ready has one element when frames were pushed or the queue ended.
+	ready chan struct{}
+}
+
+func (q *frameQueue) push(frame []byte) {
+	q.mu.Lock()
+	q.frames = append(q.frames, frame)
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *frameQueue) close() {
+	q.mu.Lock()
+	q.ended = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *frameQueue) signal() {
 	select {
-	case t.incoming <- frames[0]:
-		return true
-	case <-t.closing:
-		return false
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the oldest frame, waiting for one. It returns false once the
+// queue ended and is empty, or when cancel is closed.
+func (q *frameQueue) pop(cancel <-chan struct{}) ([]byte, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.frames) > 0 {
+			frame := q.frames[0]
+			q.frames[0] = nil
+			q.frames = q.frames[1:]
+			q.mu.Unlock()
+			return frame, true
+		}
+		ended := q.ended
+		q.mu.Unlock()
+		if ended {
+			return nil, false
+		}
+		select {
+		case <-q.ready:
+		case <-cancel:
+			return nil, false
+		}
 	}
 }
 

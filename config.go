@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ const (
 	// silent worker missing after about 5 s, so the worker waits longer than
 	// that; masters older than 2.19 send no replies and never arm the timer.
 	DefaultMasterTimeout = 12 * time.Second
+	// MinMasterTimeout is the shortest MasterTimeout accepted. The master
+	// replies to a heartbeat sent every second, so a shorter timeout would
+	// take normal jitter for a lost master.
+	MinMasterTimeout = 3 * time.Second
 )
 
 // Environment variables read by DefaultConfig, as a Python worker reads them.
@@ -82,8 +87,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
 	fs.Var(&portFlag{config: c}, "master-port",
 		"ZeroMQ port of the Locust master, 1-65535 (env "+EnvMasterPort+")")
-	fs.DurationVar(&c.MasterTimeout, "master-timeout", c.MasterTimeout,
-		"time without a heartbeat reply from the master (Locust >= 2.19) after which the worker stops its users and registers again")
+	fs.Func("master-timeout",
+		fmt.Sprintf("time without a heartbeat reply from the master (Locust >= 2.19) after which the worker stops its users and registers again, at least %s (default %s)", MinMasterTimeout, c.MasterTimeout),
+		func(value string) error {
+			d, err := time.ParseDuration(value)
+			if err != nil {
+				return fmt.Errorf("invalid duration %q: use a value such as 12s or 1m", value)
+			}
+			c.MasterTimeout = d
+			return nil
+		})
 	fs.Var((*taskListValue)(&c.RunTasks), "run-tasks",
 		"comma-separated task names to run once each without a master, for debugging")
 	fs.Func("rpc", "transport to the master; only \"zeromq\" is supported", func(value string) error {
@@ -97,17 +110,24 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports the first invalid setting, naming the value and the fix.
 func (c *Config) Validate() error {
+	if len(c.RunTasks) > 0 {
+		// --run-tasks needs no master, so the master settings do not matter.
+		return nil
+	}
 	if c.envErr != nil {
 		return c.envErr
 	}
-	if strings.TrimSpace(c.MasterHost) == "" && len(c.RunTasks) == 0 {
-		return errors.New("empty --master-host: pass the master's host name or IP address")
+	if strings.TrimSpace(c.MasterHost) == "" {
+		return errors.New("empty --master-host (or " + EnvMasterHost + "): pass the master's host name or IP address")
+	}
+	if err := validateHost(c.MasterHost); err != nil {
+		return err
 	}
 	if c.MasterPort < 1 || c.MasterPort > 65535 {
 		return fmt.Errorf("invalid --master-port %d: use a port from 1 to 65535", c.MasterPort)
 	}
-	if c.MasterTimeout <= 0 {
-		return fmt.Errorf("invalid --master-timeout %s: use a positive duration such as 12s", c.MasterTimeout)
+	if c.MasterTimeout < MinMasterTimeout {
+		return fmt.Errorf("invalid --master-timeout %s: use at least %s, because the master replies to heartbeats once a second", c.MasterTimeout, MinMasterTimeout)
 	}
 	if c.rpc != "" && c.rpc != rpcZeroMQ {
 		return fmt.Errorf("unsupported --rpc %q: pass --rpc zeromq or leave the flag out", c.rpc)
@@ -123,6 +143,19 @@ func (c *Config) endpoint() string {
 		host = "[" + host + "]"
 	}
 	return fmt.Sprintf("tcp://%s:%d", host, c.MasterPort)
+}
+
+// validateHost rejects a host given with a port, such as "127.0.0.1:5557",
+// which libzmq would take for a host name that never resolves.
+func validateHost(host string) error {
+	bare := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if net.ParseIP(bare) != nil {
+		return nil
+	}
+	if strings.Contains(host, ":") {
+		return fmt.Errorf("invalid --master-host %q: give the host alone and the port with --master-port", host)
+	}
+	return nil
 }
 
 func parsePort(value string) (int, error) {

@@ -70,7 +70,7 @@ func TestConfigFlagErrors(t *testing.T) {
 		{"port abc", []string{"--master-port", "abc"}, "not a number: use a port from 1 to 65535"},
 		{"rpc gomq", []string{"--rpc", "gomq"}, `unsupported value "gomq"`},
 		{"run-tasks empty", []string{"--run-tasks", " , "}, "no task names"},
-		{"timeout not a duration", []string{"--master-timeout", "12"}, "invalid value"},
+		{"timeout not a duration", []string{"--master-timeout", "12"}, `invalid duration "12": use a value such as 12s or 1m`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +91,9 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"empty host", func(c *Config) { c.MasterHost = " " }, "empty --master-host"},
 		{"port zero", func(c *Config) { c.MasterPort = 0 }, "invalid --master-port 0"},
 		{"timeout zero", func(c *Config) { c.MasterTimeout = 0 }, "invalid --master-timeout 0s"},
+		{"timeout below heartbeat jitter", func(c *Config) { c.MasterTimeout = 500 * time.Millisecond }, "use at least 3s"},
+		{"host with port", func(c *Config) { c.MasterHost = "127.0.0.1:5557" }, "give the host alone and the port with --master-port"},
+		{"bracketed host with port", func(c *Config) { c.MasterHost = "[::1]:5557" }, "give the host alone"},
 		{"rpc gomq", func(c *Config) { c.rpc = "gomq" }, `unsupported --rpc "gomq"`},
 	}
 	for _, tc := range cases {
@@ -191,5 +194,24 @@ func TestConfigFlagOverridesInvalidEnvPort(t *testing.T) {
 	cfg, err := parseFlags(t, "--master-port", "6000")
 	require.NoError(t, err)
 	assert.Equal(t, 6000, cfg.MasterPort)
+	assert.NoError(t, cfg.Validate())
+}
+
+func TestConfigIPv6HostAccepted(t *testing.T) {
+	for _, host := range []string{"::1", "[::1]", "2001:db8::10", "localhost", "master.example"} {
+		t.Run(host, func(t *testing.T) {
+			clearMasterEnv(t)
+			cfg := DefaultConfig()
+			cfg.MasterHost = host
+			assert.NoError(t, cfg.Validate())
+		})
+	}
+}
+
+func TestConfigRunTasksIgnoresMasterSettings(t *testing.T) {
+	t.Setenv(EnvMasterHost, "")
+	t.Setenv(EnvMasterPort, "abc")
+	cfg := DefaultConfig()
+	cfg.RunTasks = []string{"foo"}
 	assert.NoError(t, cfg.Validate())
 }

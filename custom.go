@@ -78,11 +78,43 @@ func (b *Boomer) SendMessage(msgType string, data any) error {
 	return w.transport.Send(frame)
 }
 
-// checkCustomData walks an encoded message and rejects what the master
-// cannot decode: extension types and str values with invalid UTF-8.
+// checkCustomData walks an encoded message and rejects what the master's
+// decoder fails on, which would end its receive loop for every worker:
+// extension types, str values with invalid UTF-8, lists or maps as map keys
+// (a Python dict key must be hashable), and the map keys "__datetime__" and
+// "__ObjectId__", which Locust's decoder turns into objects.
 func checkCustomData(frame []byte) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(frame))
 	return checkValue(dec, 0)
+}
+
+// locustObjectHookKeys are map keys that Locust's msgpack object hook converts.
+var locustObjectHookKeys = map[string]bool{"__datetime__": true, "__ObjectId__": true}
+
+func checkMapKey(dec *msgpack.Decoder, depth int) error {
+	code, err := dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	switch {
+	case msgpcode.IsFixedArray(code), code == msgpcode.Array16, code == msgpcode.Array32,
+		msgpcode.IsFixedMap(code), code == msgpcode.Map16, code == msgpcode.Map32:
+		return errors.New("a map key is a list or a map, which the master cannot use as a Python dict key; use strings or numbers as keys")
+	case msgpcode.IsString(code):
+		key, err := dec.DecodeString()
+		if err != nil {
+			return err
+		}
+		if !utf8.ValidString(key) {
+			return fmt.Errorf("map key %q is not valid UTF-8", key)
+		}
+		if locustObjectHookKeys[key] {
+			return fmt.Errorf("map key %q is reserved: the master's decoder converts maps with it into objects", key)
+		}
+		return nil
+	default:
+		return checkValue(dec, depth)
+	}
 }
 
 func checkValue(dec *msgpack.Decoder, depth int) error {
@@ -121,7 +153,10 @@ func checkValue(dec *msgpack.Decoder, depth int) error {
 		if err != nil {
 			return err
 		}
-		for i := 0; i < 2*n; i++ {
+		for i := 0; i < n; i++ {
+			if err := checkMapKey(dec, depth+1); err != nil {
+				return err
+			}
 			if err := checkValue(dec, depth+1); err != nil {
 				return err
 			}

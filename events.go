@@ -130,7 +130,11 @@ func (e *EventBus) warnOnce(topic string, err error) {
 	if _, seen := e.warned.LoadOrStore(topic, true); seen {
 		return
 	}
-	slog.Error("invalid Events.Publish call ignored (further errors on this topic are not logged)",
+	logger := slog.Default()
+	if b := current.Load(); b != nil {
+		logger = b.log
+	}
+	logger.Error("invalid Events.Publish call ignored (further errors on this topic are not logged)",
 		"topic", topic, "error", err)
 }
 

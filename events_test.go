@@ -32,14 +32,20 @@ func useRunningBoomer(t *testing.T) *Boomer {
 	return b
 }
 
-// captureDefaultLog sends slog's default logger to a buffer until the test
-// ends.
+// captureDefaultLog sends slog's default logger, and the logger of the
+// running Boomer if there is one, to a buffer until the test ends.
 func captureDefaultLog(t *testing.T) *syncBuffer {
 	t.Helper()
 	buf := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(buf, nil))
 	previous := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	slog.SetDefault(logger)
 	t.Cleanup(func() { slog.SetDefault(previous) })
+	if b := current.Load(); b != nil {
+		previousLog := b.log
+		b.log = logger
+		t.Cleanup(func() { b.log = previousLog })
+	}
 	return buf
 }
 

@@ -522,3 +522,21 @@ func TestWorkerRegistersWithRestartedMaster(t *testing.T) {
 	require.NotNil(t, session)
 	assert.Equal(t, int64(0), sumCounts(session.users.counts()), "users still running after the master was lost")
 }
+
+func TestWorkerConnectsOverIPv6(t *testing.T) {
+	skipIfShort(t)
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{
+		Locustfile: "examples/locustfile.py",
+		// The last --master-bind-host wins, so the master listens on ::1 only.
+		ExtraArgs: []string{"--master-bind-host", "::1"},
+	})
+	cfg := DefaultConfig()
+	cfg.MasterHost = "::1"
+	cfg.MasterPort = master.Port
+	worker := startClassWorker(t, master.Port, WithConfig(cfg),
+		WithTasks(&Task{Name: "t", Weight: 1, Run: func(u *User) { <-u.Context().Done() }}))
+
+	waitStats(t, master, "the worker to register over IPv6", func(s *locusttest.StatsJSON) bool {
+		return s.WorkerCount == 1 && len(s.Workers) == 1 && s.Workers[0].ID == worker.b.NodeID()
+	})
+}

@@ -62,9 +62,18 @@ type worker struct {
 	lastSpawnTimestamp float64
 	stopTimeout        time.Duration
 	testRunning        bool
-	unknownTypes       map[string]bool
-	unknownClasses     map[string]bool
-	workerIndex        int64
+	// stopDone receives the result of a stop running in the background; it
+	// is nil when no stop runs.
+	stopDone chan int
+	// ackSeen records that the master sends ack (Locust >= 2.10), and
+	// awaitingAck that the worker registered again after a stop and waits
+	// for that ack. Spawns in between are stale: the master deleted the
+	// worker, and may still send a ramp step it computed before the stop.
+	ackSeen        bool
+	awaitingAck    bool
+	unknownTypes   map[string]bool
+	unknownClasses map[string]bool
+	workerIndex    int64
 
 	// classes are the runtimes of the worker's user classes, by name. With
 	// plain tasks, a runtime is made for each class name the master sends.
@@ -197,9 +206,14 @@ func (w *worker) run(ctx context.Context) error {
 				return ErrMasterQuit
 			}
 
+		case left := <-w.stopDone:
+			w.finishStop(left)
+
 		case now := <-ticker.C:
 			w.checkMaster(now)
-			if !w.registered && now.Sub(w.lastClientReady) >= clientReadyInterval {
+			// Half a tick of slack keeps the resend at 5 s, not 6 s, when
+			// the ticker fires just before the 5 s mark.
+			if !w.registered && now.Sub(w.lastClientReady) >= clientReadyInterval-heartbeatInterval/2 {
 				w.sendClientReady()
 			}
 		}
@@ -269,12 +283,15 @@ func (w *worker) handleAck(data any) {
 			w.workerIndex = n
 		}
 	}
+	w.ackSeen = true
+	w.awaitingAck = false
 	if w.registered {
 		w.log.Debug("duplicate ack", "worker_index", w.workerIndex)
 		return
 	}
 	w.registered = true
 	w.log.Info("registered with master", "worker_index", w.workerIndex, "client_ready_sent", w.clientReadyCount)
+	w.clientReadyCount = 0
 }
 
 func (w *worker) sendClientReady() {
@@ -345,6 +362,12 @@ func parseSpawn(data any) (spawnMessage, error) {
 }
 
 func (w *worker) handleSpawn(data any) {
+	if w.stopDone != nil || w.awaitingAck {
+		// A spawning message now would make the master, which deleted this
+		// worker at client_stopped, answer with quit.
+		w.log.Info("spawn ignored: it arrived during a stop, before the master acknowledged the new registration")
+		return
+	}
 	// Locust's worker acknowledges every spawn at once, even one it discards.
 	w.send(encodeNilMessage(typeSpawning, w.b.nodeID))
 
@@ -433,9 +456,25 @@ func (w *worker) reportUnknownClasses(names []string) {
 // handleStop stops all users, reports what they recorded, sends
 // client_stopped and registers again, because the master deletes a worker
 // that stopped.
+//
+// The users stop in the background, so that the control loop goes on
+// handling the master's messages, a quit and signals while they finish.
 func (w *worker) handleStop() {
+	if w.stopDone != nil {
+		w.log.Debug("stop ignored: a stop is already running")
+		return
+	}
 	w.log.Info("stop received from master; stopping users", "stop_timeout", w.stopTimeout)
-	if left := w.users.stopAll(w.stopTimeout, minStopGrace); left > 0 {
+	done := make(chan int, 1)
+	w.stopDone = done
+	timeout := w.stopTimeout
+	go func() { done <- w.users.stopAll(timeout, minStopGrace) }()
+}
+
+// finishStop completes a stop once the users ended or the wait ran out.
+func (w *worker) finishStop(left int) {
+	w.stopDone = nil
+	if left > 0 {
 		w.log.Warn("users still running after the stop timeout and grace; their requests are reported when they finish",
 			"users", left, "stop_timeout", w.stopTimeout, "grace", minStopGrace)
 	}
@@ -445,6 +484,7 @@ func (w *worker) handleStop() {
 	w.send(encodeNilMessage(typeClientStopped, w.b.nodeID))
 	w.setState(stateReady)
 	w.registered = false
+	w.awaitingAck = w.ackSeen
 	w.sendClientReady()
 }
 
@@ -463,6 +503,8 @@ func (w *worker) checkMaster(now time.Time) {
 	w.log.Warn("master lost: no heartbeat reply; stopping users, dropping unsent stats and registering again",
 		"silence", silence.Round(time.Millisecond), "master_timeout", w.b.cfg.MasterTimeout)
 	w.lastMasterHeartbeat.Store(0)
+	// A stop in progress is abandoned: the new master does not know it.
+	w.stopDone = nil
 	w.users.stopAll(0, 0)
 	w.endTest()
 
@@ -473,6 +515,8 @@ func (w *worker) checkMaster(now time.Time) {
 
 	w.setState(stateReady)
 	w.registered = false
+	w.awaitingAck = false
+	w.ackSeen = false
 	w.lastSpawnTimestamp = 0
 	w.sendClientReady()
 }

@@ -8,7 +8,7 @@ import (
 
 // runTasksOnce runs the tasks named in Config.RunTasks once each, in order,
 // without a master, and prints every request they record. It is meant for
-// debugging task code.
+// debugging task code. It returns an error naming the tasks that panicked.
 func (b *Boomer) runTasksOnce() error {
 	tasks, err := findTasks(b.allTasks(), b.cfg.RunTasks)
 	if err != nil {
@@ -17,6 +17,7 @@ func (b *Boomer) runTasksOnce() error {
 	b.printRequests = true
 	defer func() { b.printRequests = false }()
 
+	var panicked []string
 	for _, task := range tasks {
 		fmt.Fprintf(b.stdout, "task %q:\n", task.Name)
 		start := time.Now()
@@ -25,9 +26,13 @@ func (b *Boomer) runTasksOnce() error {
 		if report != nil {
 			b.RecordFailure(panicRequestType, task.Name, elapsed, report.message)
 			fmt.Fprintf(b.stdout, "  %s\n%s\n", report.message, report.traceback)
+			panicked = append(panicked, task.Name)
 		}
 		snap := b.stats.snapshot()
 		fmt.Fprintf(b.stdout, "  task %q done in %s: %d request(s) recorded\n", task.Name, elapsed.Round(time.Microsecond), snap.total().numRequests)
+	}
+	if len(panicked) > 0 {
+		return fmt.Errorf("--run-tasks: tasks panicked: %s", quoteList(panicked))
 	}
 	return nil
 }

@@ -685,6 +685,10 @@ func TestSendMessageRejects(t *testing.T) {
 		{"string not UTF-8", "from_worker", map[string]any{"k": "bad\xff"}, `string "bad\xff" is not valid UTF-8`},
 		{"key not UTF-8", "from_worker", map[string]any{"bad\xff": 1}, `is not valid UTF-8`},
 		{"channel", "from_worker", make(chan int), "cannot encode data of type chan int"},
+		{"datetime key", "from_worker", map[string]any{"__datetime__": true}, `map key "__datetime__" is reserved`},
+		{"nested ObjectId key", "from_worker", []any{map[string]any{"__ObjectId__": true, "as_str": "x"}}, `map key "__ObjectId__" is reserved`},
+		{"list key", "from_worker", map[[2]int]int{{1, 2}: 3}, "a map key is a list or a map"},
+		{"map key", "from_worker", map[struct{ A int }]int{{A: 1}: 2}, "a map key is a list or a map"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

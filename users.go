@@ -294,31 +294,40 @@ func (p *userPool) countsLocked() map[string]int64 {
 func (p *userPool) stopAll(stopTimeout, grace time.Duration) int {
 	p.mu.Lock()
 	for class, users := range p.byClass {
-		for _, u := range users {
-			u.stopWithin(stopTimeout)
-			p.retiring = append(p.retiring, u)
-		}
+		p.retiring = append(p.retiring, users...)
 		p.byClass[class] = nil
+	}
+	// Users already retiring get the new timeout too, so a quit during a
+	// long stop cancels them at once.
+	for _, u := range p.retiring {
+		u.stopWithin(stopTimeout)
 	}
 	pending := append([]*User(nil), p.retiring...)
 	p.mu.Unlock()
 
 	timer := time.NewTimer(stopTimeout + grace)
 	defer timer.Stop()
-	left := len(pending)
+wait:
 	for _, u := range pending {
 		select {
 		case <-u.done:
-			left--
 		case <-timer.C:
-			return left
+			break wait
 		}
 	}
 
+	left := 0
+	for _, u := range pending {
+		select {
+		case <-u.done:
+		default:
+			left++
+		}
+	}
 	p.mu.Lock()
 	p.pruneRetiring()
 	p.mu.Unlock()
-	return 0
+	return left
 }
 
 // panicReport describes a recovered task panic.
