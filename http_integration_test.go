@@ -16,14 +16,20 @@ import (
 	"github.com/locust-go/boomer/internal/locusttest"
 )
 
-// closedPortURL returns a URL on 127.0.0.1 where nothing listens.
-func closedPortURL(t *testing.T) string {
+// closedPort returns a port on 127.0.0.1 where nothing listens.
+func closedPort(t *testing.T) int {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	addr := listener.Addr().String()
+	port := listener.Addr().(*net.TCPAddr).Port
 	require.NoError(t, listener.Close())
-	return "http://" + addr + "/down"
+	return port
+}
+
+// closedPortURL returns a URL on 127.0.0.1 where nothing listens.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	return fmt.Sprintf("http://127.0.0.1:%d/down", closedPort(t))
 }
 
 func TestHTTPClientResultsInMasterCSV(t *testing.T) {

@@ -89,6 +89,9 @@ type worker struct {
 	exceptionsLost   atomic.Int64
 	// panickedTasks stores the names of tasks whose panic was logged.
 	panickedTasks sync.Map
+	// overflowReports counts reports with overflow entries, to rate-limit
+	// the warning.
+	overflowReports atomic.Int64
 }
 
 func newWorker(b *Boomer) (*worker, error) {
@@ -573,6 +576,13 @@ func (w *worker) report() {
 	w.reportMu.Lock()
 	defer w.reportMu.Unlock()
 	snap := w.b.stats.snapshot()
+	if snap.overflowRequests > 0 || snap.overflowErrors > 0 {
+		if n := w.overflowReports.Add(1); n == 1 || n%100 == 0 {
+			w.log.Warn("too many distinct request names or errors in one report interval; the rest are recorded under overflow entries (logged every 100 intervals)",
+				"max_names", maxRequestKeys, "max_errors", maxErrorKeys,
+				"overflow_requests", snap.overflowRequests, "overflow_errors", snap.overflowErrors)
+		}
+	}
 	w.send(encodeStats(w.b.nodeID, snap, w.users.counts()))
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // requestKey identifies one row of Locust's statistics: a request name and
@@ -139,6 +140,7 @@ type statsShard struct {
 type statsCollector struct {
 	shards []statsShard
 	now    func() time.Time
+	budget keyBudget
 
 	// windowMu guards windowStart, the time of the last snapshot, which Locust
 	// reads as start_time of every entry in the next report.
@@ -155,6 +157,7 @@ func newStatsCollector(now func() time.Time) *statsCollector {
 		now:         now,
 		windowStart: now(),
 	}
+	c.budget.reset()
 	for i := range c.shards {
 		c.shards[i].requests = make(map[requestKey]*requestStats)
 		c.shards[i].errors = make(map[errorKey]*errorStats)
@@ -186,8 +189,9 @@ func unixSeconds(t time.Time) float64 {
 func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float64, contentLength int64) {
 	now := unixSeconds(c.now())
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	key := requestKey{method: truncateText(method), name: truncateText(name)}
 	sh := c.lockShard()
-	sh.requestStats(method, name).add(responseTimeMs, contentLength, false, now)
+	c.requestStats(sh, key).add(responseTimeMs, contentLength, false, now)
 	sh.mu.Unlock()
 }
 
@@ -195,13 +199,17 @@ func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float
 func (c *statsCollector) recordFailure(method, name string, responseTimeMs float64, errText string) {
 	now := unixSeconds(c.now())
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	key := requestKey{method: truncateText(method), name: truncateText(name)}
 	sh := c.lockShard()
-	sh.requestStats(method, name).add(responseTimeMs, 0, true, now)
-	key := errorKey{method: method, name: name, text: errText}
-	e := sh.errors[key]
+	c.requestStats(sh, key).add(responseTimeMs, 0, true, now)
+	errKey := errorKey{method: key.method, name: key.name, text: truncateText(errText)}
+	e := sh.errors[errKey]
 	if e == nil {
-		e = &errorStats{firstSeen: now, lastSeen: now}
-		sh.errors[key] = e
+		errKey = c.budget.admitError(errKey)
+		if e = sh.errors[errKey]; e == nil {
+			e = &errorStats{firstSeen: now, lastSeen: now}
+			sh.errors[errKey] = e
+		}
 	}
 	e.occurrences++
 	// Goroutines read the clock before they take the lock, so failures can
@@ -211,8 +219,13 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 	sh.mu.Unlock()
 }
 
-func (sh *statsShard) requestStats(method, name string) *requestStats {
-	key := requestKey{method: method, name: name}
+// requestStats returns the shard's entry for key, creating it within the
+// interval's key budget. The caller holds sh.mu.
+func (c *statsCollector) requestStats(sh *statsShard, key requestKey) *requestStats {
+	if s := sh.requests[key]; s != nil {
+		return s
+	}
+	key = c.budget.admitRequest(key)
 	s := sh.requests[key]
 	if s == nil {
 		s = newRequestStats()
@@ -241,6 +254,10 @@ type statsSnapshot struct {
 	errors   map[errorKey]*errorStats
 	// start is the Unix time (s) the interval began.
 	start float64
+	// overflowRequests and overflowErrors count the records that went to
+	// the overflow entries because the interval had too many distinct keys.
+	overflowRequests int64
+	overflowErrors   int64
 }
 
 // snapshot takes everything recorded since the previous snapshot and resets
@@ -257,6 +274,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		errors:   make(map[errorKey]*errorStats),
 		start:    unixSeconds(start),
 	}
+	snap.overflowRequests, snap.overflowErrors = c.budget.reset()
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -367,4 +385,86 @@ func pythonRepr(s string) string {
 	}
 	b.WriteRune(quote)
 	return b.String()
+}
+
+// Bounds on one report interval, so that request names or error texts that
+// are unique per request (an id in a URL, a timestamp in an error) cannot
+// make the worker's memory or its reports grow without limit.
+const (
+	// maxTextBytes is the longest method, request name or error text kept;
+	// a longer one is cut at a UTF-8 boundary and marked as truncated.
+	maxTextBytes = 1024
+	// maxRequestKeys and maxErrorKeys are about the most distinct request
+	// rows and error rows one interval holds. Further new keys are recorded
+	// under an overflow entry. A key admitted while a report is taken can
+	// add a few more.
+	maxRequestKeys = 1000
+	maxErrorKeys   = 1000
+)
+
+// Names of the overflow entries.
+var (
+	overflowRequestName = fmt.Sprintf("(other names: more than %d in one report interval)", maxRequestKeys)
+	overflowErrorText   = fmt.Sprintf("(other errors: more than %d distinct in one report interval)", maxErrorKeys)
+)
+
+// truncateText cuts s to maxTextBytes at a UTF-8 boundary.
+func truncateText(s string) string {
+	if len(s) <= maxTextBytes {
+		return s
+	}
+	cut := maxTextBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (truncated from %d bytes)", len(s))
+}
+
+// keyBudget counts the distinct keys of the current interval across all
+// shards. Recorders consult it only for a key new to their shard, so the
+// common path never takes its lock.
+type keyBudget struct {
+	mu               sync.Mutex
+	requests         map[requestKey]struct{}
+	errors           map[errorKey]struct{}
+	overflowRequests int64
+	overflowErrors   int64
+}
+
+// admitRequest returns key, or the overflow key of its method when the
+// interval already has maxRequestKeys other keys.
+func (b *keyBudget) admitRequest(key requestKey) requestKey {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.requests[key]; ok || len(b.requests) < maxRequestKeys {
+		b.requests[key] = struct{}{}
+		return key
+	}
+	b.overflowRequests++
+	return requestKey{method: key.method, name: overflowRequestName}
+}
+
+// admitError returns key, or an overflow key for its request when the
+// interval already has maxErrorKeys other errors.
+func (b *keyBudget) admitError(key errorKey) errorKey {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.errors[key]; ok || len(b.errors) < maxErrorKeys {
+		b.errors[key] = struct{}{}
+		return key
+	}
+	b.overflowErrors++
+	return errorKey{method: key.method, name: key.name, text: overflowErrorText}
+}
+
+// reset starts a new interval and returns the overflow counts of the one
+// that ended.
+func (b *keyBudget) reset() (overflowRequests, overflowErrors int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	overflowRequests, overflowErrors = b.overflowRequests, b.overflowErrors
+	b.requests = make(map[requestKey]struct{})
+	b.errors = make(map[errorKey]struct{})
+	b.overflowRequests, b.overflowErrors = 0, 0
+	return overflowRequests, overflowErrors
 }

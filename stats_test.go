@@ -2,9 +2,11 @@ package boomer
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -389,4 +391,91 @@ func TestRecordFailureOutOfOrder(t *testing.T) {
 	assert.Equal(t, int64(3), e.occurrences)
 	assert.Equal(t, unixSeconds(goldenStart), e.firstSeen)
 	assert.Equal(t, unixSeconds(goldenStart.Add(2*time.Second)), e.lastSeen)
+}
+
+func TestTruncateText(t *testing.T) {
+	short := strings.Repeat("a", maxTextBytes)
+	assert.Equal(t, short, truncateText(short))
+
+	long := strings.Repeat("é", maxTextBytes) // 2 bytes per rune
+	got := truncateText(long)
+	assert.True(t, utf8.ValidString(got), "truncation split a rune")
+	assert.True(t, strings.HasPrefix(got, strings.Repeat("é", maxTextBytes/2)))
+	assert.True(t, strings.HasSuffix(got, fmt.Sprintf("... (truncated from %d bytes)", len(long))))
+	assert.Less(t, len(got), maxTextBytes+64)
+}
+
+func TestRecordTruncatesLongTexts(t *testing.T) {
+	c := newStatsCollector(nil)
+	longName := "/" + strings.Repeat("n", 5000)
+	longError := strings.Repeat("e", 5000)
+	c.recordFailure("GET", longName, 1, longError)
+
+	snap := c.snapshot()
+	require.Len(t, snap.requests, 1)
+	for key := range snap.requests {
+		assert.Equal(t, truncateText(longName), key.name)
+	}
+	require.Len(t, snap.errors, 1)
+	for key := range snap.errors {
+		assert.Equal(t, truncateText(longError), key.text)
+	}
+}
+
+func TestUniqueNamesOverflow(t *testing.T) {
+	c := newStatsCollector(nil)
+	const extra = 250
+	for i := 0; i < maxRequestKeys+extra; i++ {
+		c.recordSuccess("GET", fmt.Sprintf("/item/%d", i), 1, 1)
+	}
+
+	snap := c.snapshot()
+	assert.Len(t, snap.requests, maxRequestKeys+1, "distinct names not capped")
+	overflow := snap.requests[requestKey{method: "GET", name: overflowRequestName}]
+	require.NotNil(t, overflow, "no overflow entry")
+	assert.EqualValues(t, extra, overflow.numRequests)
+	assert.EqualValues(t, extra, snap.overflowRequests)
+	assert.EqualValues(t, maxRequestKeys+extra, snap.total().numRequests, "requests lost in the overflow")
+
+	// The next interval has the whole budget again.
+	c.recordSuccess("GET", "/fresh", 1, 1)
+	next := c.snapshot()
+	assert.Len(t, next.requests, 1)
+	assert.Zero(t, next.overflowRequests)
+}
+
+func TestUniqueErrorsOverflow(t *testing.T) {
+	c := newStatsCollector(nil)
+	const extra = 30
+	for i := 0; i < maxErrorKeys+extra; i++ {
+		c.recordFailure("GET", "/x", 1, fmt.Sprintf("error at %d", i))
+	}
+
+	snap := c.snapshot()
+	assert.Len(t, snap.errors, maxErrorKeys+1)
+	overflow := snap.errors[errorKey{method: "GET", name: "/x", text: overflowErrorText}]
+	require.NotNil(t, overflow)
+	assert.EqualValues(t, extra, overflow.occurrences)
+	assert.EqualValues(t, extra, snap.overflowErrors)
+	assert.EqualValues(t, maxErrorKeys+extra, snap.total().numFailures)
+}
+
+func TestUniqueNamesConcurrentBound(t *testing.T) {
+	c := newStatsCollector(nil)
+	const goroutines, perGoroutine = 16, 500
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < perGoroutine; i++ {
+				c.recordSuccess("GET", fmt.Sprintf("/u/%d/%d", g, i), 1, 1)
+			}
+		}(g)
+	}
+	wg.Wait()
+
+	snap := c.snapshot()
+	assert.LessOrEqual(t, len(snap.requests), maxRequestKeys+1)
+	assert.EqualValues(t, goroutines*perGoroutine, snap.total().numRequests)
 }
