@@ -12,7 +12,16 @@ LOCUST_VERSION := 2.47.0
 VENV := .venv
 FUZZTIME ?= 30s
 
-.PHONY: deps build vet test demo fuzz
+# Older masters the main integration tests also run against: a 2.2x release
+# from PyPI (heartbeat replies, no ramp-complete message) and Debian 12's
+# python3-locust 2.12.1 (ack, but no heartbeat replies).
+MATRIX_PYPI_VERSION := 2.24.1
+MATRIX_VENV := .venv-locust-$(MATRIX_PYPI_VERSION)
+MATRIX_DEBIAN_LOCUST := /usr/bin/locust
+MATRIX_DEBIAN_VERSION := 2.12.1
+MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|TestWorkerLogsMasterCapabilities
+
+.PHONY: deps matrix-deps build vet test test-matrix demo fuzz
 
 deps:
 	@packages=(); \
@@ -41,15 +50,43 @@ deps:
 		}; \
 	fi
 
+matrix-deps:
+	@if ! $(MATRIX_VENV)/bin/locust --version 2>/dev/null | grep -q ' $(MATRIX_PYPI_VERSION) '; then \
+		echo "deps: installing locust==$(MATRIX_PYPI_VERSION) into $(MATRIX_VENV)"; \
+		[[ -x $(MATRIX_VENV)/bin/pip ]] || $(PYTHON) -m venv $(MATRIX_VENV); \
+		$(MATRIX_VENV)/bin/pip install -q --disable-pip-version-check 'locust==$(MATRIX_PYPI_VERSION)'; \
+	fi
+	@if ! dpkg-query -W -f='$${Version}' python3-locust 2>/dev/null | grep -q '^$(MATRIX_DEBIAN_VERSION)'; then \
+		if [[ "$$(id -u)" != 0 ]]; then \
+			echo "deps: installing Debian's python3-locust needs root; rerun as root or install it with apt-get" >&2; \
+			exit 1; \
+		fi; \
+		echo "deps: installing Debian's python3-locust $(MATRIX_DEBIAN_VERSION)"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-locust >/dev/null; \
+		dpkg-query -W -f='$${Version}' python3-locust | grep -q '^$(MATRIX_DEBIAN_VERSION)' || { \
+			echo "deps: Debian's python3-locust is not version $(MATRIX_DEBIAN_VERSION)" >&2; \
+			exit 1; \
+		}; \
+	fi
+
 build:
 	$(GO) build ./...
 
 vet:
 	$(GO) vet ./...
 
-test: deps
+test: deps matrix-deps
 	$(GO) vet ./...
 	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory test-matrix
+
+# The main integration tests against the older masters of the matrix.
+test-matrix: matrix-deps
+	LOCUST_BIN=$(CURDIR)/$(MATRIX_VENV)/bin/locust LOCUST_VERSION_UNDER_TEST=$(MATRIX_PYPI_VERSION) \
+		BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
+	LOCUST_BIN=$(MATRIX_DEBIAN_LOCUST) LOCUST_VERSION_UNDER_TEST=$(MATRIX_DEBIAN_VERSION) \
+		BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
 
 demo: deps
 	bash scripts/demo.sh

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -309,7 +310,8 @@ func TestMasterFailRatioWhenAllFail(t *testing.T) {
 	require.Len(t, failures, 1)
 	assert.Equal(t, "GET", failures[0].Method)
 	assert.Equal(t, "/fail", failures[0].Name)
-	assert.Equal(t, "HTTP 500", failures[0].Error)
+	// Locust before 2.25 writes the Python repr of the error text.
+	assert.Equal(t, "HTTP 500", strings.Trim(failures[0].Error, "'"))
 	assert.Equal(t, total.FailureCount, failures[0].Occurrences)
 }
 
@@ -539,4 +541,53 @@ func TestWorkerConnectsOverIPv6(t *testing.T) {
 	waitStats(t, master, "the worker to register over IPv6", func(s *locusttest.StatsJSON) bool {
 		return s.WorkerCount == 1 && len(s.Workers) == 1 && s.Workers[0].ID == worker.b.NodeID()
 	})
+}
+
+// masterVersionUnderTest returns the minor version of the Locust master the
+// tests run, from LOCUST_VERSION_UNDER_TEST ("2.12.1"); the Makefile sets it
+// for each master of its version matrix. The default is 2.47.
+func masterVersionUnderTest(t *testing.T) int {
+	t.Helper()
+	version := os.Getenv("LOCUST_VERSION_UNDER_TEST")
+	if version == "" {
+		return 47
+	}
+	parts := strings.Split(version, ".")
+	require.GreaterOrEqual(t, len(parts), 2, "invalid LOCUST_VERSION_UNDER_TEST %q: use a version such as 2.12.1", version)
+	require.Equal(t, "2", parts[0], "LOCUST_VERSION_UNDER_TEST %q: only Locust 2.x masters are supported", version)
+	minor, err := strconv.Atoi(parts[1])
+	require.NoError(t, err, "invalid LOCUST_VERSION_UNDER_TEST %q", version)
+	return minor
+}
+
+func TestWorkerLogsMasterCapabilities(t *testing.T) {
+	skipIfShort(t)
+	minor := masterVersionUnderTest(t)
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{
+		Locustfile: "examples/locustfile.py",
+		Headless:   true,
+		Users:      2,
+		SpawnRate:  2,
+		RunTime:    "8s",
+	})
+	logs := &syncBuffer{}
+	worker := startClassWorker(t, master.Port,
+		WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+		WithTasks(&Task{Name: "t", Weight: 1, Run: func(u *User) { <-u.Context().Done() }}))
+
+	_, err := master.Wait(60 * time.Second)
+	require.NoError(t, err)
+	assert.ErrorIs(t, worker.stopAndWait(t), ErrMasterQuit)
+
+	expected := map[string]bool{
+		"master acknowledges client_ready (Locust >= 2.10)":    minor >= 10,
+		"master assigns worker indexes (Locust >= 2.11)":       minor >= 11,
+		"master replies to heartbeats (Locust >= 2.19)":        minor >= 19,
+		"master sends no heartbeat replies (Locust < 2.19)":    minor < 19,
+		"master sends its options with spawns (Locust >= 2.2)": minor >= 2,
+	}
+	text := logs.String()
+	for line, want := range expected {
+		assert.Equal(t, want, strings.Contains(text, line), "log line %q for Locust 2.%d; log:\n%s", line, minor, text)
+	}
 }

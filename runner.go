@@ -69,8 +69,12 @@ type worker struct {
 	// awaitingAck that the worker registered again after a stop and waits
 	// for that ack. Spawns in between are stale: the master deleted the
 	// worker, and may still send a ramp step it computed before the stop.
-	ackSeen        bool
-	awaitingAck    bool
+	ackSeen     bool
+	awaitingAck bool
+	// capabilities are the capability bits detected, and registeredAt the
+	// time of the first registration with this master.
+	capabilities   int
+	registeredAt   time.Time
 	unknownTypes   map[string]bool
 	unknownClasses map[string]bool
 	workerIndex    int64
@@ -214,6 +218,7 @@ func (w *worker) run(ctx context.Context) error {
 
 		case now := <-ticker.C:
 			w.checkMaster(now)
+			w.checkHeartbeatReplies(now)
 			// Half a tick of slack keeps the resend at 5 s, not 6 s, when
 			// the ticker fires just before the 5 s mark.
 			if !w.registered && now.Sub(w.lastClientReady) >= clientReadyInterval-heartbeatInterval/2 {
@@ -254,6 +259,7 @@ func (w *worker) handleFrame(frame []byte) bool {
 		w.handleAck(msg.Data)
 	case typeHeartbeat:
 		w.lastMasterHeartbeat.Store(time.Now().UnixNano())
+		w.detected(capabilityHeartbeatReplies, "master replies to heartbeats (Locust >= 2.19); lost-master detection is on")
 	case typeSpawn:
 		w.handleSpawn(msg.Data)
 	case typeStop:
@@ -263,7 +269,9 @@ func (w *worker) handleFrame(frame []byte) bool {
 	case typeReconnect:
 		w.log.Warn("master asked for a reconnect (it could not decode a message); resetting the socket")
 		w.transport.Reset()
-	case typeSpawningComplete, typeUpdateUserClass, typeLocustfile:
+	case typeSpawningComplete:
+		w.detected(capabilityRampComplete, "master reports finished ramps (Locust >= 2.29)")
+	case typeUpdateUserClass, typeLocustfile:
 		w.log.Debug("message ignored", "type", msg.Type)
 	default:
 		if handler, ok := w.b.handlers.Load(msg.Type); ok {
@@ -280,10 +288,47 @@ func (w *worker) handleFrame(frame []byte) bool {
 	return false
 }
 
+// Master capabilities that the worker detects from what the master sends;
+// the master never sends its version.
+const (
+	capabilityAck = 1 << iota
+	capabilityAckIndex
+	capabilityHeartbeatReplies
+	capabilityNoHeartbeatReplies
+	capabilityParsedOptions
+	capabilityRampComplete
+)
+
+// heartbeatReplyWait is how long after registration the worker waits for a
+// heartbeat reply before it concludes that the master sends none.
+const heartbeatReplyWait = 5 * time.Second
+
+// detected logs a master capability the first time the worker sees it.
+func (w *worker) detected(capability int, description string) {
+	if w.capabilities&capability != 0 {
+		return
+	}
+	w.capabilities |= capability
+	w.log.Info("master capability detected: "+description, "master", w.b.cfg.endpoint())
+}
+
+// checkHeartbeatReplies logs once that the master sends no heartbeat
+// replies, after heartbeatReplyWait registered without one.
+func (w *worker) checkHeartbeatReplies(now time.Time) {
+	if !w.registered || w.registeredAt.IsZero() || w.capabilities&(capabilityHeartbeatReplies|capabilityNoHeartbeatReplies) != 0 {
+		return
+	}
+	if now.Sub(w.registeredAt) >= heartbeatReplyWait {
+		w.detected(capabilityNoHeartbeatReplies, "master sends no heartbeat replies (Locust < 2.19); lost-master detection is off")
+	}
+}
+
 func (w *worker) handleAck(data any) {
+	w.detected(capabilityAck, "master acknowledges client_ready (Locust >= 2.10)")
 	if index, ok := mapField(data, "index"); ok {
 		if n, ok := asInt(index); ok {
 			w.workerIndex = n
+			w.detected(capabilityAckIndex, "master assigns worker indexes (Locust >= 2.11)")
 		}
 	}
 	w.ackSeen = true
@@ -293,6 +338,9 @@ func (w *worker) handleAck(data any) {
 		return
 	}
 	w.registered = true
+	if w.registeredAt.IsZero() {
+		w.registeredAt = time.Now()
+	}
 	w.log.Info("registered with master", "worker_index", w.workerIndex, "client_ready_sent", w.clientReadyCount)
 	w.clientReadyCount = 0
 }
@@ -385,6 +433,9 @@ func (w *worker) handleSpawn(data any) {
 	}
 	w.lastSpawnTimestamp = spawn.timestamp
 	w.b.test.Store(&TestInfo{Host: spawn.host, StopTimeout: spawn.stopTimeout, Options: spawn.options})
+	if spawn.options != nil {
+		w.detected(capabilityParsedOptions, "master sends its options with spawns (Locust >= 2.2)")
+	}
 	// A spawn also proves registration to a master older than 2.10, which
 	// never sends ack.
 	w.registered = true
@@ -520,6 +571,8 @@ func (w *worker) checkMaster(now time.Time) {
 	w.registered = false
 	w.awaitingAck = false
 	w.ackSeen = false
+	w.capabilities = 0
+	w.registeredAt = time.Time{}
 	w.lastSpawnTimestamp = 0
 	w.sendClientReady()
 }
