@@ -104,22 +104,24 @@ func httpTask(taskName, url, name string) *Task {
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 1000},
 	}
-	return &Task{Name: taskName, Weight: 1, Fn: func() {
+	// The task records through its user, not the package-level functions,
+	// so that parallel tests with workers of their own do not mix records.
+	return &Task{Name: taskName, Weight: 1, Run: func(u *User) {
 		start := time.Now()
 		resp, err := client.Get(url)
 		if err != nil {
-			RecordFailure("GET", name, time.Since(start), err.Error())
+			u.RecordFailure("GET", name, time.Since(start), err.Error())
 			return
 		}
 		n, err := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		switch {
 		case err != nil:
-			RecordFailure("GET", name, time.Since(start), err.Error())
+			u.RecordFailure("GET", name, time.Since(start), err.Error())
 		case resp.StatusCode >= 400:
-			RecordFailure("GET", name, time.Since(start), "HTTP "+strconv.Itoa(resp.StatusCode))
+			u.RecordFailure("GET", name, time.Since(start), "HTTP "+strconv.Itoa(resp.StatusCode))
 		default:
-			RecordSuccess("GET", name, time.Since(start), n)
+			u.RecordSuccess("GET", name, time.Since(start), n)
 		}
 	}}
 }

@@ -222,6 +222,7 @@ func (w *worker) run(ctx context.Context) error {
 			// Half a tick of slack keeps the resend at 5 s, not 6 s, when
 			// the ticker fires just before the 5 s mark.
 			if !w.registered && now.Sub(w.lastClientReady) >= clientReadyInterval-heartbeatInterval/2 {
+				w.reconnectIfIgnored()
 				w.sendClientReady()
 			}
 		}
@@ -343,6 +344,25 @@ func (w *worker) handleAck(data any) {
 	}
 	w.log.Info("registered with master", "worker_index", w.workerIndex, "client_ready_sent", w.clientReadyCount)
 	w.clientReadyCount = 0
+}
+
+// reconnectAfterAttempts is how many client_ready messages may go
+// unanswered before the worker opens a new connection.
+const reconnectAfterAttempts = 3
+
+// reconnectIfIgnored opens a new connection after every
+// reconnectAfterAttempts unanswered client_ready messages. A master that
+// was frozen or busy while the worker replaced its socket can still hold the
+// old connection under the worker's identity; its ROUTER then ignores the
+// new connection, and only a later one, after the old one is gone, gets
+// through.
+func (w *worker) reconnectIfIgnored() {
+	if w.clientReadyCount == 0 || w.clientReadyCount%reconnectAfterAttempts != 0 {
+		return
+	}
+	w.log.Info("no ack after several client_ready messages; opening a new connection to the master",
+		"master", w.b.cfg.endpoint(), "attempts", w.clientReadyCount)
+	w.transport.Reset()
 }
 
 func (w *worker) sendClientReady() {
