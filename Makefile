@@ -91,6 +91,9 @@ test-matrix: matrix-deps
 demo: deps
 	bash scripts/demo.sh
 
-# FuzzDecodeMessage lives in the root package.
+# The fuzzers of the root package, one after the other, FUZZTIME each.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeMessage -fuzztime=$(FUZZTIME) .
+	@for target in FuzzDecodeMessage FuzzParseSpawn FuzzMessageOrder; do \
+		echo "fuzz: $$target for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) . || exit 1; \
+	done
