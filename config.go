@@ -19,7 +19,7 @@ const (
 	// DefaultMasterTimeout is how long the worker waits without a heartbeat
 	// reply before it treats the master as lost. A Locust master marks a
 	// silent worker missing after about 5 s, so the worker waits longer than
-	// that; masters older than 2.19 send no replies and never arm the timer.
+	// that. Masters older than 2.19 send no replies and never arm the timer.
 	DefaultMasterTimeout = 12 * time.Second
 	// MinMasterTimeout is the shortest MasterTimeout accepted. The master
 	// replies to a heartbeat sent every second, so a shorter timeout would

@@ -79,10 +79,11 @@ func (b *Boomer) SendMessage(msgType string, data any) error {
 }
 
 // checkCustomData walks an encoded message and rejects what the master's
-// decoder fails on, which would end its receive loop for every worker:
-// extension types, str values with invalid UTF-8, lists or maps as map keys
-// (a Python dict key must be hashable), and the map keys "__datetime__" and
-// "__ObjectId__", which Locust's decoder turns into objects.
+// decoder fails on, because such a failure ends its receive loop for every
+// worker. It rejects extension types, str values with invalid UTF-8, lists
+// or maps as map keys (a Python dict key must be hashable), and the map keys
+// "__datetime__" and "__ObjectId__", which Locust's decoder turns into
+// objects.
 func checkCustomData(frame []byte) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(frame))
 	return checkValue(dec, 0)
