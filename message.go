@@ -180,7 +180,7 @@ func sumCounts(counts map[string]int64) int64 {
 }
 
 // validText replaces invalid UTF-8 with U+FFFD. The master drops a message with
-// an invalid str and answers with reconnect, so every text we send is repaired.
+// an invalid str and replies with reconnect, so every text we send is repaired.
 func validText(s string) string {
 	if utf8.ValidString(s) {
 		return s
