@@ -70,10 +70,10 @@ func WithTasks(tasks ...*Task) Option {
 }
 
 // WithUserClasses adds user classes. The master's spawn messages name the
-// classes to run; a name the worker has no class for is reported to the
+// classes to run. A name the worker has no class for is reported to the
 // master as an error and runs no users. A worker has either user classes or
-// plain tasks (WithTasks), not both: plain tasks serve every class name the
-// master sends.
+// plain tasks (WithTasks), not both, because plain tasks serve every class
+// name the master sends.
 func WithUserClasses(classes ...*UserClass) Option {
 	return func(b *Boomer) error {
 		b.classes = append(b.classes, classes...)
@@ -268,7 +268,7 @@ func durationMillis(d time.Duration) float64 {
 
 // Run connects to the master and takes part in its tests until the master
 // sends quit, the process receives SIGINT or SIGTERM, or ctx ends. It always
-// returns a non-nil error that says why it returned: ErrMasterQuit, a
+// returns a non-nil error that gives the reason: ErrMasterQuit, a
 // *SignalError, an error wrapping ctx.Err(), or a failure. With RunTasks set
 // it instead runs those tasks once each without a master and returns nil
 // when they are done.

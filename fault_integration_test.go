@@ -31,14 +31,7 @@ func TestWorkerStartedBeforeMaster(t *testing.T) {
 	waitStats(t, master, "requests from the early worker", func(s *locusttest.StatsJSON) bool {
 		return workerUsers(s) == 2 && aggregatedRequests(s) > 0
 	})
-	require.NoError(t, master.Stop())
-	waitStats(t, master, "the worker to be ready after the stop", func(s *locusttest.StatsJSON) bool {
-		return s.State == "stopped" && len(s.Workers) == 1 && s.Workers[0].State == "ready"
-	})
-	received := server.CountPath("/early")
-	waitStats(t, master, "every request counted", func(s *locusttest.StatsJSON) bool {
-		return aggregatedRequests(s) == received
-	})
+	stopAndCheckExact(t, master, server, "/early")
 }
 
 func TestMasterFrozenThenResumed(t *testing.T) {

@@ -101,7 +101,7 @@ func TestHTTPClientResultsInMasterCSV(t *testing.T) {
 		assert.False(t, found, "%s has its own row despite Name", path)
 	}
 
-	// Every request the server answered is in the master's totals.
+	// Every request the server received is in the master's totals.
 	total, found := locusttest.FindStatsRow(rows, "", "Aggregated")
 	require.True(t, found)
 	assert.Equal(t, server.Count(), total.RequestCount-downRow.RequestCount,

@@ -490,11 +490,19 @@ func TestReconnectKeepsWorkerRegistered(t *testing.T) {
 	waitStats(t, master, "the worker to keep reporting after the reconnect", func(s *locusttest.StatsJSON) bool {
 		return aggregatedRequests(s) > before && s.WorkerCount == 1 && workerUsers(s) == 3
 	})
+	stopAndCheckExact(t, master, server, "/r")
+}
+
+// stopAndCheckExact stops the master's test, waits for its only worker to be
+// ready again, and waits until the master's total equals the number of
+// requests the server received for path.
+func stopAndCheckExact(t *testing.T, master *locusttest.Master, server *locusttest.CountingServer, path string) {
+	t.Helper()
 	require.NoError(t, master.Stop())
-	waitStats(t, master, "the worker to be ready", func(s *locusttest.StatsJSON) bool {
+	waitStats(t, master, "the worker to be ready after the stop", func(s *locusttest.StatsJSON) bool {
 		return s.State == "stopped" && len(s.Workers) == 1 && s.Workers[0].State == "ready"
 	})
-	received := server.CountPath("/r")
+	received := server.CountPath(path)
 	waitStats(t, master, "every request counted", func(s *locusttest.StatsJSON) bool {
 		return aggregatedRequests(s) == received
 	})
@@ -546,8 +554,8 @@ func TestWorkerConnectsOverIPv6(t *testing.T) {
 }
 
 // masterVersionUnderTest returns the minor version of the Locust master the
-// tests run, from LOCUST_VERSION_UNDER_TEST ("2.12.1"); the Makefile sets it
-// for each master of its version matrix. The default is 2.47.
+// tests run, from LOCUST_VERSION_UNDER_TEST ("2.12.1"). The Makefile sets it
+// for each master of its version matrix, and the default is 2.47.
 func masterVersionUnderTest(t *testing.T) int {
 	t.Helper()
 	version := os.Getenv("LOCUST_VERSION_UNDER_TEST")

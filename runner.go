@@ -304,7 +304,7 @@ const (
 // heartbeat reply before it concludes that the master sends none.
 const heartbeatReplyWait = 5 * time.Second
 
-// detected logs a master capability the first time the worker sees it.
+// detected logs a master capability the first time the worker detects it.
 func (w *worker) detected(capability int, description string) {
 	if w.capabilities&capability != 0 {
 		return
@@ -352,10 +352,10 @@ const reconnectAfterAttempts = 3
 
 // reconnectIfIgnored opens a new connection after every
 // reconnectAfterAttempts unanswered client_ready messages. A master that
-// was frozen or busy while the worker replaced its socket can still hold the
-// old connection under the worker's identity; its ROUTER then ignores the
-// new connection, and only a later one, after the old one is gone, gets
-// through.
+// was frozen or busy while the worker replaced its socket can still keep the
+// old connection under the worker's identity. Its ROUTER then ignores the
+// new connection, and only a later one gets through, once the old one is
+// gone.
 func (w *worker) reconnectIfIgnored() {
 	if w.clientReadyCount == 0 || w.clientReadyCount%reconnectAfterAttempts != 0 {
 		return
@@ -435,7 +435,7 @@ func parseSpawn(data any) (spawnMessage, error) {
 func (w *worker) handleSpawn(data any) {
 	if w.stopDone != nil || w.awaitingAck {
 		// A spawning message now would make the master, which deleted this
-		// worker at client_stopped, answer with quit.
+		// worker at client_stopped, reply with quit.
 		w.log.Info("spawn ignored: it arrived during a stop, before the master acknowledged the new registration")
 		return
 	}

@@ -45,7 +45,7 @@ func newTestWorker(t *testing.T) (*worker, *recordingTransport) {
 	return w, rt
 }
 
-// sentTypes returns the types of the frames sent so far, and forgets them.
+// sentTypes returns the types of the frames sent so far and clears them.
 func sentTypes(t *testing.T, rt *recordingTransport) []string {
 	t.Helper()
 	rt.mu.Lock()
