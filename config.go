@@ -25,6 +25,11 @@ const (
 	// replies to a heartbeat sent every second, so a shorter timeout would
 	// take normal jitter for a lost master.
 	MinMasterTimeout = 3 * time.Second
+	// DefaultShutdownTimeout is the default of Config.ShutdownTimeout.
+	DefaultShutdownTimeout = 2 * time.Second
+	// MinShutdownTimeout is the shortest ShutdownTimeout accepted: the
+	// worker needs a few milliseconds to send its final report and quit.
+	MinShutdownTimeout = 100 * time.Millisecond
 )
 
 // Environment variables read by DefaultConfig, as a Python worker reads them.
@@ -50,6 +55,12 @@ type Config struct {
 	// MasterTimeout is how long the worker waits for a heartbeat reply from a
 	// Locust >= 2.19 master before it stops its users and registers again.
 	MasterTimeout time.Duration
+	// ShutdownTimeout bounds the time from the end of Run's context, a
+	// signal or a quit from the master until Run returns, whatever the
+	// network does. Tasks still running get up to 200 ms of it to finish,
+	// and test stop hooks must return before the last quarter of it, which
+	// is left for the final report and quit to leave.
+	ShutdownTimeout time.Duration
 
 	rpc    string
 	envErr error
@@ -62,8 +73,9 @@ func DefaultConfig() Config {
 	cfg := Config{
 		MasterHost:    DefaultMasterHost,
 		MasterPort:    DefaultMasterPort,
-		MasterTimeout: DefaultMasterTimeout,
-		rpc:           rpcZeroMQ,
+		MasterTimeout:   DefaultMasterTimeout,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		rpc:             rpcZeroMQ,
 	}
 	if host := os.Getenv(EnvMasterHost); host != "" {
 		cfg.MasterHost = host
@@ -81,7 +93,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
 // defaults; parsing fs writes into c. The flags are --master-host,
-// --master-port, --master-timeout, --run-tasks and --rpc.
+// --master-port, --master-timeout, --shutdown-timeout, --run-tasks and --rpc.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
@@ -89,14 +101,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"ZeroMQ port of the Locust master, 1-65535 (env "+EnvMasterPort+")")
 	fs.Func("master-timeout",
 		fmt.Sprintf("time without a heartbeat reply from the master (Locust >= 2.19) after which the worker stops its users and registers again, at least %s (default %s)", MinMasterTimeout, c.MasterTimeout),
-		func(value string) error {
-			d, err := time.ParseDuration(value)
-			if err != nil {
-				return fmt.Errorf("invalid duration %q: use a value such as 12s or 1m", value)
-			}
-			c.MasterTimeout = d
-			return nil
-		})
+		durationSetter(&c.MasterTimeout))
+	fs.Func("shutdown-timeout",
+		fmt.Sprintf("longest time from a quit, SIGINT or SIGTERM until the worker exits, at least %s (default %s); tasks get up to %s of it to finish", MinShutdownTimeout, c.ShutdownTimeout, quitGrace),
+		durationSetter(&c.ShutdownTimeout))
 	fs.Var((*taskListValue)(&c.RunTasks), "run-tasks",
 		"comma-separated task names to run once each without a master, for debugging")
 	fs.Func("rpc", "transport to the master; only \"zeromq\" is supported", func(value string) error {
@@ -129,6 +137,9 @@ func (c *Config) Validate() error {
 	if c.MasterTimeout < MinMasterTimeout {
 		return fmt.Errorf("invalid --master-timeout %s: use at least %s, because the master replies to heartbeats once a second", c.MasterTimeout, MinMasterTimeout)
 	}
+	if c.ShutdownTimeout < MinShutdownTimeout {
+		return fmt.Errorf("invalid --shutdown-timeout %s: use at least %s", c.ShutdownTimeout, MinShutdownTimeout)
+	}
 	if c.rpc != "" && c.rpc != rpcZeroMQ {
 		return fmt.Errorf("unsupported --rpc %q: pass --rpc zeromq or leave the flag out", c.rpc)
 	}
@@ -156,6 +167,18 @@ func validateHost(host string) error {
 		return fmt.Errorf("invalid --master-host %q: give the host alone and the port with --master-port", host)
 	}
 	return nil
+}
+
+// durationSetter returns a flag.Func setter that parses a Go duration into d.
+func durationSetter(d *time.Duration) func(string) error {
+	return func(value string) error {
+		parsed, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q: use a value such as 12s or 1m", value)
+		}
+		*d = parsed
+		return nil
+	}
 }
 
 func parsePort(value string) (int, error) {

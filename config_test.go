@@ -36,6 +36,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", cfg.MasterHost)
 	assert.Equal(t, 5557, cfg.MasterPort)
 	assert.Equal(t, 12*time.Second, cfg.MasterTimeout)
+	assert.Equal(t, 2*time.Second, cfg.ShutdownTimeout)
 	assert.Empty(t, cfg.RunTasks)
 	assert.NoError(t, cfg.Validate())
 	assert.Equal(t, "tcp://127.0.0.1:5557", cfg.endpoint())
@@ -47,6 +48,7 @@ func TestConfigFlags(t *testing.T) {
 		"--master-host", "10.0.0.5",
 		"--master-port", "5558",
 		"--master-timeout", "30s",
+		"--shutdown-timeout", "25s",
 		"--rpc", "zeromq",
 		"--run-tasks", "foo, bar",
 	)
@@ -55,6 +57,7 @@ func TestConfigFlags(t *testing.T) {
 	assert.Equal(t, "10.0.0.5", cfg.MasterHost)
 	assert.Equal(t, 5558, cfg.MasterPort)
 	assert.Equal(t, 30*time.Second, cfg.MasterTimeout)
+	assert.Equal(t, 25*time.Second, cfg.ShutdownTimeout)
 	assert.Equal(t, []string{"foo", "bar"}, cfg.RunTasks)
 	assert.NoError(t, cfg.Validate())
 }
@@ -71,6 +74,7 @@ func TestConfigFlagErrors(t *testing.T) {
 		{"rpc gomq", []string{"--rpc", "gomq"}, `unsupported value "gomq"`},
 		{"run-tasks empty", []string{"--run-tasks", " , "}, "no task names"},
 		{"timeout not a duration", []string{"--master-timeout", "12"}, `invalid duration "12": use a value such as 12s or 1m`},
+		{"shutdown timeout not a duration", []string{"--shutdown-timeout", "2"}, `invalid duration "2": use a value such as 12s or 1m`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +96,7 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"port zero", func(c *Config) { c.MasterPort = 0 }, "invalid --master-port 0"},
 		{"timeout zero", func(c *Config) { c.MasterTimeout = 0 }, "invalid --master-timeout 0s"},
 		{"timeout below heartbeat jitter", func(c *Config) { c.MasterTimeout = 500 * time.Millisecond }, "use at least 3s"},
+		{"shutdown timeout zero", func(c *Config) { c.ShutdownTimeout = 0 }, "invalid --shutdown-timeout 0s: use at least 100ms"},
 		{"host with port", func(c *Config) { c.MasterHost = "127.0.0.1:5557" }, "give the host alone and the port with --master-port"},
 		{"bracketed host with port", func(c *Config) { c.MasterHost = "[::1]:5557" }, "give the host alone"},
 		{"rpc gomq", func(c *Config) { c.rpc = "gomq" }, `unsupported --rpc "gomq"`},

@@ -21,6 +21,11 @@ const (
 	heartbeatInterval   = 1 * time.Second
 	reportInterval      = 3 * time.Second
 	clientReadyInterval = 5 * time.Second
+	// reportHoldAfter is how long a master that replied to heartbeats may
+	// be silent before periodic reports are held back. A report sent into
+	// a partition would be dropped with the socket when the master is
+	// declared lost; held back, its requests go out in a later report.
+	reportHoldAfter = 3 * heartbeatInterval
 )
 
 // Shutdown timing. The master waits only 0.5 s for final stats after it sends
@@ -574,7 +579,7 @@ func (w *worker) checkMaster(now time.Time) {
 	if silence < w.b.cfg.MasterTimeout {
 		return
 	}
-	w.log.Warn("master lost: no heartbeat reply; stopping users, dropping unsent stats and registering again",
+	w.log.Warn("master lost: no heartbeat reply; stopping users and registering again; unsent stats go out in the next report",
 		"silence", silence.Round(time.Millisecond), "master_timeout", w.b.cfg.MasterTimeout)
 	w.lastMasterHeartbeat.Store(0)
 	// A stop in progress is abandoned: the new master does not know it.
@@ -583,7 +588,6 @@ func (w *worker) checkMaster(now time.Time) {
 	w.endTest()
 
 	w.reportMu.Lock()
-	w.b.stats.discard()
 	w.transport.Reset()
 	w.reportMu.Unlock()
 
@@ -597,24 +601,49 @@ func (w *worker) checkMaster(now time.Time) {
 	w.sendClientReady()
 }
 
-// shutdown ends the session: it stops the users, sends the final report and
-// quit, and closes the connection. Tasks in flight get quitGrace to finish,
-// so the report arrives within the master's 0.5 s wait.
+// shutdown ends the session within the configured ShutdownTimeout: it stops
+// the users, calls the test stop hooks, sends the final report and quit, and
+// closes the connection. Tasks in flight get up to quitGrace to finish, so the
+// report arrives within the master's 0.5 s wait.
 func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, sendQuit bool) {
+	timeout := w.b.cfg.ShutdownTimeout
+	deadline := time.Now().Add(timeout)
+	// The last quarter is for the report and quit to leave.
+	hooksDeadline := deadline.Add(-timeout / 4)
+
 	stopLoops()
 	loops.Wait()
-	if left := w.users.stopAll(0, quitGrace); left > 0 {
+	if left := w.users.stopAll(0, min(quitGrace, timeout/4)); left > 0 {
 		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)
 	}
+	w.endTestBefore(hooksDeadline)
 	w.report()
-	w.endTest()
 	if sendQuit {
 		w.send(encodeNilMessage(typeQuit, w.b.nodeID))
 	}
-	if err := w.transport.Close(closeFlush); err != nil {
+	flush := min(closeFlush, max(time.Until(deadline), 0))
+	if err := w.transport.Close(flush); err != nil {
 		w.log.Error("closing the connection to the master failed", "error", err)
 	}
 	Events.Publish(EventQuit)
+}
+
+// endTestBefore calls the test stop hooks and waits for them until deadline.
+// Hooks that have not returned by then go on in the background.
+func (w *worker) endTestBefore(deadline time.Time) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.endTest()
+	}()
+	timer := time.NewTimer(max(time.Until(deadline), 0))
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		w.log.Warn("test stop hooks still running at the shutdown deadline; the worker exits without waiting for them",
+			"shutdown_timeout", w.b.cfg.ShutdownTimeout)
+	}
 }
 
 func (w *worker) heartbeatLoop(ctx context.Context) {
@@ -638,10 +667,20 @@ func (w *worker) reportLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case now := <-ticker.C:
+			if w.masterSilent(now) {
+				continue
+			}
 			w.report()
 		}
 	}
+}
+
+// masterSilent reports whether a master that replied to heartbeats has not
+// replied for reportHoldAfter. Masters that never reply are never silent.
+func (w *worker) masterSilent(now time.Time) bool {
+	last := w.lastMasterHeartbeat.Load()
+	return last != 0 && now.Sub(time.Unix(0, last)) > reportHoldAfter
 }
 
 // report sends everything recorded since the previous report.

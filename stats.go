@@ -310,11 +310,6 @@ func (c *statsCollector) snapshot() statsSnapshot {
 	return snap
 }
 
-// discard drops everything recorded so far, for a worker that lost its master.
-func (c *statsCollector) discard() {
-	c.snapshot()
-}
-
 // total returns the sum of all entries of the snapshot: Locust's
 // "Aggregated" row.
 func (s statsSnapshot) total() *requestStats {
