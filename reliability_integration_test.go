@@ -7,6 +7,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,4 +170,271 @@ func TestExactAcrossStartStopCycles(t *testing.T) {
 	assert.LessOrEqual(t, final.Requests, received, "the master counted more requests than the server received")
 	assert.LessOrEqual(t, received-final.Requests, int64(quitUsers), "more requests missing at quit than users in flight")
 	t.Logf("quit: server %d, master %d", received, final.Requests)
+}
+
+// TestNetworkPartitionThroughProxy runs the worker's connection through a
+// proxy and stages partitions: a short hold that neither side notices, a
+// hold longer than both sides' timeouts, a cut with resets, and a quit
+// during a hold.
+func TestNetworkPartitionThroughProxy(t *testing.T) {
+	skipIfShort(t)
+	t.Parallel()
+	server := locusttest.NewCountingServer(t)
+	master := startCountingMaster(t, locusttest.MasterOptions{})
+	proxy := startPartitionProxy(t, "127.0.0.1:"+strconv.Itoa(master.Port))
+
+	cfg := DefaultConfig()
+	cfg.MasterHost = "127.0.0.1"
+	cfg.MasterPort = proxy.Port()
+	cfg.MasterTimeout = 4 * time.Second
+	cfg.ShutdownTimeout = time.Second
+	worker := startClassWorker(t, proxy.Port(), WithConfig(cfg),
+		WithTasks(httpTask("get", server.URL+"/p", "/p")))
+	registered := master.waitRegistered(t, "the worker to register through the proxy", 0)
+
+	users := func() int64 {
+		session := worker.b.session.Load()
+		if session == nil {
+			return -1
+		}
+		return sumCounts(session.users.counts())
+	}
+	// stopAndCheck stops the test, waits for the worker's registration
+	// after the stop, and checks that the master counted every request.
+	stopAndCheck := func(phase string) {
+		t.Helper()
+		require.NoError(t, master.Stop(), phase)
+		registered = master.waitRegistered(t, phase+": the worker to register after the stop", registered.Connects)
+		received := server.CountPath("/p")
+		assert.Equal(t, received, registered.Requests, "%s: master total differs from the server's count", phase)
+	}
+
+	// A hold shorter than the master's missing-worker check (about 3 s)
+	// and the worker's MasterTimeout: traffic resumes where it stopped.
+	require.NoError(t, master.Swarm(3, 100, ""))
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	proxy.Hold()
+	time.Sleep(1500 * time.Millisecond)
+	proxy.Release()
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, int64(3), users(), "short hold: users changed")
+	assert.Equal(t, registered.Connects, master.totals(t).Connects, "short hold: the worker registered again")
+	stopAndCheck("short hold")
+
+	// A hold longer than both timeouts: the master marks the worker
+	// missing and the worker stops its users and registers again. Its
+	// reports wait while the master is silent, so nothing is lost.
+	require.NoError(t, master.Swarm(3, 100, ""))
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	proxy.Hold()
+	held := time.Now()
+	require.Eventually(t, func() bool { return users() == 0 }, cfg.MasterTimeout+3*time.Second, 50*time.Millisecond,
+		"long hold: users still running with the master out of reach")
+	time.Sleep(time.Until(held.Add(12 * time.Second)))
+	proxy.Release()
+	registered = master.waitRegistered(t, "long hold: the worker to register again", registered.Connects)
+	received := server.CountPath("/p")
+	registered = master.waitTotals(t, "long hold: every request counted", func(totals masterTotals) bool {
+		return totals.Requests >= received
+	})
+	assert.Equal(t, received, registered.Requests, "long hold: master total differs from the server's count")
+
+	// The worker takes part in the next test. The master may still be
+	// stopping the test it lost its only worker in; Swarm then fails and is
+	// retried.
+	require.Eventually(t, func() bool { return master.Swarm(3, 100, "") == nil }, 10*time.Second, 500*time.Millisecond)
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	stopAndCheck("after the long hold")
+
+	// A cut resets the connection and refuses new ones for 2 s; ZeroMQ
+	// reconnects by itself. Bytes in flight when the connection reset are
+	// lost with it, so only the next test is checked for exact counts.
+	require.NoError(t, master.Swarm(3, 100, ""))
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	proxy.Cut()
+	time.Sleep(2 * time.Second)
+	proxy.Release()
+	beforeCut := master.totals(t).Requests
+	master.waitTotals(t, "reports again after the cut", func(totals masterTotals) bool {
+		return totals.Requests > beforeCut
+	})
+	require.NoError(t, master.Stop())
+	registered = master.waitRegistered(t, "cut: the worker to register after the stop", registered.Connects)
+	serverAfterCut := server.CountPath("/p")
+	lost := serverAfterCut - registered.Requests
+	assert.GreaterOrEqual(t, lost, int64(0), "cut: the master counted requests twice")
+	t.Logf("cut: %d requests lost with the reset connection", lost)
+
+	masterAfterCut := registered.Requests
+	require.NoError(t, master.Swarm(3, 100, ""))
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	require.NoError(t, master.Stop())
+	registered = master.waitRegistered(t, "after the cut: the worker to register after the stop", registered.Connects)
+	assert.Equal(t, server.CountPath("/p")-serverAfterCut, registered.Requests-masterAfterCut,
+		"after the cut: the master's count of the test differs from the server's")
+
+	// Quit during a hold: Run returns within ShutdownTimeout even though
+	// nothing reaches the master.
+	require.NoError(t, master.Swarm(3, 100, ""))
+	require.Eventually(t, func() bool { return users() == 3 }, 10*time.Second, 50*time.Millisecond)
+	proxy.Hold()
+	quitStart := time.Now()
+	worker.cancel()
+	select {
+	case err := <-worker.done:
+		worker.done <- err
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(cfg.ShutdownTimeout + 2*time.Second):
+		t.Fatalf("Run did not return within %s of its context ending during a hold", cfg.ShutdownTimeout+2*time.Second)
+	}
+	t.Logf("quit during a hold took %s (shutdown timeout %s)", time.Since(quitStart).Round(time.Millisecond), cfg.ShutdownTimeout)
+	proxy.Release()
+}
+
+// TestTaskThatNeverReturns runs tasks that ignore both the stop and their
+// user's context. The stop still ends after the master's stop timeout and
+// the grace, a new test runs beside the stuck users, their records count
+// when they finally return, and a quit still ends within ShutdownTimeout.
+func TestTaskThatNeverReturns(t *testing.T) {
+	skipIfShort(t)
+	t.Parallel()
+	const stopTimeout = 2 * time.Second
+	master := startCountingMaster(t, locusttest.MasterOptions{StopTimeout: "2s"})
+
+	var (
+		testNumber    atomic.Int64
+		recorded      atomic.Int64
+		stuck         atomic.Int64
+		stuckReturned atomic.Int64
+		cancelled     atomic.Int64
+		role          atomic.Int64
+	)
+	release := make(chan struct{})
+	releaseQuit := make(chan struct{})
+	defer close(releaseQuit)
+	record := func(u *User, name string) {
+		u.RecordSuccess("task", name, time.Millisecond, 0)
+		recorded.Add(1)
+	}
+	task := &Task{Name: "work", Weight: 1, Run: func(u *User) {
+		switch testNumber.Load() {
+		case 1:
+			// Every other user ignores its context; the rest end with it.
+			if u.State == nil {
+				u.State = role.Add(1)%2 == 0
+			}
+			if u.State.(bool) {
+				<-u.Context().Done()
+				cancelled.Add(1)
+				record(u, "cancelled")
+				return
+			}
+			stuck.Add(1)
+			<-release
+			record(u, "released")
+			stuckReturned.Add(1)
+		case 2:
+			time.Sleep(10 * time.Millisecond)
+			record(u, "second")
+		default:
+			<-releaseQuit
+		}
+	}}
+	cfg := DefaultConfig()
+	cfg.MasterHost = "127.0.0.1"
+	cfg.MasterPort = master.Port
+	cfg.ShutdownTimeout = time.Second
+	worker := startClassWorker(t, master.Port, WithConfig(cfg),
+		WithUserClasses(&UserClass{Name: "Dummy", Tasks: []*Task{task}}),
+		WithTestStart(func(TestInfo) { testNumber.Add(1) }))
+	registered := master.waitRegistered(t, "the worker to register", 0)
+	users := func() int64 { return sumCounts(worker.b.session.Load().users.counts()) }
+
+	// First test: the stop ends after the stop timeout and the grace,
+	// although half the users never return.
+	const firstUsers = 6
+	require.NoError(t, master.Swarm(firstUsers, 100, ""))
+	require.Eventually(t, func() bool { return stuck.Load() == firstUsers/2 }, 10*time.Second, 20*time.Millisecond)
+	stopped := time.Now()
+	require.NoError(t, master.Stop())
+	registered = master.waitRegistered(t, "the worker to register after the stop", registered.Connects)
+	took := time.Since(stopped)
+	t.Logf("stop with stuck tasks took %s (stop timeout %s, grace %s)", took.Round(time.Millisecond), stopTimeout, minStopGrace)
+	assert.GreaterOrEqual(t, took, stopTimeout, "the stop did not wait for the stop timeout")
+	assert.Less(t, took, stopTimeout+minStopGrace+2*time.Second, "the stop did not end after the stop timeout and the grace")
+	assert.Equal(t, int64(firstUsers/2), cancelled.Load(), "tasks that ended with their context")
+	assert.Equal(t, recorded.Load(), registered.Requests, "first test: master total differs from the records")
+	assert.Zero(t, users(), "users counted after the stop")
+
+	// Second test beside the stuck users; they return in its middle, and
+	// their last records count.
+	require.NoError(t, master.Swarm(2, 100, ""))
+	require.Eventually(t, func() bool { return users() == 2 }, 10*time.Second, 20*time.Millisecond)
+	close(release)
+	require.Eventually(t, func() bool { return stuckReturned.Load() == firstUsers/2 }, 5*time.Second, 20*time.Millisecond)
+	require.NoError(t, master.Stop())
+	registered = master.waitRegistered(t, "the worker to register after the second stop", registered.Connects)
+	master.waitTotals(t, "every record, the released ones included", func(totals masterTotals) bool {
+		return totals.Requests == recorded.Load()
+	})
+	assert.Equal(t, int64(firstUsers/2), stuck.Load(), "a released user ran its stuck task again")
+
+	// Third test: a quit while every task is stuck ends within the
+	// shutdown timeout.
+	require.NoError(t, master.Swarm(2, 100, ""))
+	require.Eventually(t, func() bool { return users() == 2 && testNumber.Load() == 3 }, 10*time.Second, 20*time.Millisecond)
+	quitStart := time.Now()
+	err := worker.stopAndWait(t)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(quitStart), cfg.ShutdownTimeout+time.Second, "quit with stuck tasks took longer than the shutdown timeout")
+	require.NoError(t, master.WaitForLog("The last worker quit", 10*time.Second))
+}
+
+// TestRecordsAfterUserEnded runs tasks that record from goroutines of their
+// own, up to a second after the task returned and after its user ended.
+// Every record reaches the master once.
+func TestRecordsAfterUserEnded(t *testing.T) {
+	skipIfShort(t)
+	t.Parallel()
+	master := startCountingMaster(t, locusttest.MasterOptions{})
+	var (
+		recorded atomic.Int64
+		afterEnd atomic.Int64
+		pending  sync.WaitGroup
+		ended    sync.Map // *User → struct{}
+	)
+	class := &UserClass{
+		Name:     "Dummy",
+		WaitTime: Constant(50 * time.Millisecond),
+		Tasks: []*Task{{Name: "spawn", Weight: 1, Run: func(u *User) {
+			u.RecordSuccess("task", "main", time.Millisecond, 0)
+			recorded.Add(1)
+			pending.Add(1)
+			go func() {
+				defer pending.Done()
+				time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+				if _, ok := ended.Load(u); ok {
+					afterEnd.Add(1)
+				}
+				u.RecordSuccess("goroutine", "late", time.Millisecond, 0)
+				recorded.Add(1)
+			}()
+		}}},
+		OnStop: func(u *User) { ended.Store(u, struct{}{}) },
+	}
+	startClassWorker(t, master.Port, WithUserClasses(class))
+	registered := master.waitRegistered(t, "the worker to register", 0)
+
+	require.NoError(t, master.Swarm(5, 100, ""))
+	master.waitTotals(t, "requests", func(totals masterTotals) bool { return totals.Requests > 100 })
+	require.NoError(t, master.Stop())
+	master.waitRegistered(t, "the worker to register after the stop", registered.Connects)
+	pending.Wait()
+	master.waitTotals(t, "the goroutines' records", func(totals masterTotals) bool {
+		return totals.Requests >= recorded.Load()
+	})
+	assert.Positive(t, afterEnd.Load(), "no goroutine recorded after its user ended")
+	// Another report interval shows that nothing arrives twice.
+	time.Sleep(reportInterval + time.Second)
+	assert.Equal(t, recorded.Load(), master.totals(t).Requests, "master total differs from the records")
 }

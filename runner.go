@@ -93,6 +93,10 @@ type worker struct {
 	// lastMasterHeartbeat is the Unix time in nanoseconds of the last
 	// heartbeat from the master, or 0 before the first one.
 	lastMasterHeartbeat atomic.Int64
+	// reportsHeld is set from the loss of a master until the worker is
+	// registered again. Reports sent meanwhile would go to sockets that a
+	// reconnect may drop.
+	reportsHeld atomic.Bool
 
 	exceptionLimiter *rate.Limiter
 	exceptionsLost   atomic.Int64
@@ -344,6 +348,7 @@ func (w *worker) handleAck(data any) {
 		return
 	}
 	w.registered = true
+	w.reportsHeld.Store(false)
 	if w.registeredAt.IsZero() {
 		w.registeredAt = time.Now()
 	}
@@ -582,6 +587,7 @@ func (w *worker) checkMaster(now time.Time) {
 	w.log.Warn("master lost: no heartbeat reply; stopping users and registering again; unsent stats go out in the next report",
 		"silence", silence.Round(time.Millisecond), "master_timeout", w.b.cfg.MasterTimeout)
 	w.lastMasterHeartbeat.Store(0)
+	w.reportsHeld.Store(true)
 	// A stop in progress is abandoned: the new master does not know it.
 	w.stopDone = nil
 	w.users.stopAll(0, 0)
@@ -668,7 +674,7 @@ func (w *worker) reportLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			if w.masterSilent(now) {
+			if w.holdReports(now) {
 				continue
 			}
 			w.report()
@@ -676,9 +682,14 @@ func (w *worker) reportLoop(ctx context.Context) {
 	}
 }
 
-// masterSilent reports whether a master that replied to heartbeats has not
-// replied for reportHoldAfter. Masters that never reply are never silent.
-func (w *worker) masterSilent(now time.Time) bool {
+// holdReports reports whether periodic reports wait: while a master that
+// replied to heartbeats has not replied for reportHoldAfter, and from the
+// loss of a master until the worker is registered again. Masters that never
+// reply are never silent.
+func (w *worker) holdReports(now time.Time) bool {
+	if w.reportsHeld.Load() {
+		return true
+	}
 	last := w.lastMasterHeartbeat.Load()
 	return last != 0 && now.Sub(time.Unix(0, last)) > reportHoldAfter
 }
