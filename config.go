@@ -71,8 +71,8 @@ type Config struct {
 // An invalid environment value is reported by Validate.
 func DefaultConfig() Config {
 	cfg := Config{
-		MasterHost:    DefaultMasterHost,
-		MasterPort:    DefaultMasterPort,
+		MasterHost:      DefaultMasterHost,
+		MasterPort:      DefaultMasterPort,
 		MasterTimeout:   DefaultMasterTimeout,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		rpc:             rpcZeroMQ,
