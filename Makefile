@@ -21,7 +21,7 @@ MATRIX_DEBIAN_LOCUST := /usr/bin/locust
 MATRIX_DEBIAN_VERSION := 2.12.1
 MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|TestWorkerLogsMasterCapabilities
 
-.PHONY: deps matrix-deps build vet test test-matrix demo fuzz
+.PHONY: deps matrix-deps build vet test test-matrix demo fuzz corpus
 
 deps:
 	@packages=(); \
@@ -87,6 +87,24 @@ test-matrix: matrix-deps
 		BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
 	LOCUST_BIN=$(MATRIX_DEBIAN_LOCUST) LOCUST_VERSION_UNDER_TEST=$(MATRIX_DEBIAN_VERSION) \
 		BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
+
+# Replaces the seed corpus entries of FuzzDecodeMessage that were captured
+# from real masters: the integration tests save the distinct frames that each
+# master of the matrix sends to in-process workers.
+CORPUS_DIR := $(CURDIR)/testdata/fuzz/FuzzDecodeMessage
+CORPUS_TESTS := TestSpawnRampStopAndSecondTest|TestReconnectKeepsWorkerRegistered|TestCustomMessages|TestWorkerLogsMasterCapabilities|TestStopTimeout|TestHostAndHooksPerTest|TestUnknownUserClass
+
+corpus: deps matrix-deps
+	rm -f $(CORPUS_DIR)/captured-*
+	BOOMER_CAPTURE_CORPUS=$(CORPUS_DIR) BOOMER_REQUIRE_LOCUST=1 \
+		$(GO) test -count=1 -timeout 10m -run '$(CORPUS_TESTS)' .
+	LOCUST_BIN=$(CURDIR)/$(MATRIX_VENV)/bin/locust LOCUST_VERSION_UNDER_TEST=$(MATRIX_PYPI_VERSION) \
+		BOOMER_CAPTURE_CORPUS=$(CORPUS_DIR) BOOMER_REQUIRE_LOCUST=1 \
+		$(GO) test -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
+	LOCUST_BIN=$(MATRIX_DEBIAN_LOCUST) LOCUST_VERSION_UNDER_TEST=$(MATRIX_DEBIAN_VERSION) \
+		BOOMER_CAPTURE_CORPUS=$(CORPUS_DIR) BOOMER_REQUIRE_LOCUST=1 \
+		$(GO) test -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
+	$(GO) test -count=1 -run 'TestCapturedCorpus' -v . | grep -E 'Locust|ok|FAIL'
 
 demo: deps
 	bash scripts/demo.sh

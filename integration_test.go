@@ -41,6 +41,16 @@ type checkingTransport struct {
 	transport
 	t       *testing.T
 	invalid atomic.Int64
+
+	receiveOnce sync.Once
+	received    <-chan []byte
+}
+
+// Receive passes the master's frames on, saving them while a corpus capture
+// runs.
+func (c *checkingTransport) Receive() <-chan []byte {
+	c.receiveOnce.Do(func() { c.received = tapReceive(c.transport.Receive()) })
+	return c.received
 }
 
 func (c *checkingTransport) Send(frame []byte) error {
