@@ -21,7 +21,7 @@ MATRIX_DEBIAN_LOCUST := /usr/bin/locust
 MATRIX_DEBIAN_VERSION := 2.12.1
 MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|TestWorkerLogsMasterCapabilities
 
-.PHONY: deps matrix-deps build vet test test-matrix demo fuzz corpus
+.PHONY: deps matrix-deps build vet test test-matrix demo fuzz corpus soak
 
 deps:
 	@packages=(); \
@@ -105,6 +105,19 @@ corpus: deps matrix-deps
 		BOOMER_CAPTURE_CORPUS=$(CORPUS_DIR) BOOMER_REQUIRE_LOCUST=1 \
 		$(GO) test -count=1 -timeout 10m -run '$(MATRIX_TESTS)' .
 	$(GO) test -count=1 -run 'TestCapturedCorpus' -v . | grep -E 'Locust|ok|FAIL'
+
+# A 10-minute run of 500 users with a stop and start every 45 s and one
+# master restart; it prints the worker's goroutines, memory and request
+# accounting, and writes them to SOAK_REPORT. Not part of `make test`.
+SOAK_DURATION ?= 10m
+SOAK_USERS ?= 500
+SOAK_REPORT ?= soak-report.txt
+
+soak: deps
+	BOOMER_SOAK=1 BOOMER_SOAK_DURATION=$(SOAK_DURATION) BOOMER_SOAK_USERS=$(SOAK_USERS) \
+		BOOMER_SOAK_REPORT=$(CURDIR)/$(SOAK_REPORT) BOOMER_REQUIRE_LOCUST=1 \
+		$(GO) test -count=1 -timeout 40m -run '^TestSoak$$' .
+	cat $(SOAK_REPORT)
 
 demo: deps
 	bash scripts/demo.sh
