@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// envCaptureCorpus names a directory. When it is set, the integration tests
-// save the distinct frames that real masters send to in-process workers
-// there, as seed corpus entries of FuzzDecodeMessage; `make corpus` sets it.
+// envCaptureCorpus names a directory, and `make corpus` sets it. The
+// integration tests then save there the distinct frames that real masters
+// send to in-process workers, as seed corpus entries of FuzzDecodeMessage.
 const envCaptureCorpus = "BOOMER_CAPTURE_CORPUS"
 
 // capturedPrefix starts the names of corpus files saved from real masters.

@@ -22,9 +22,9 @@ import (
 // totalsLocustfile is a master locustfile that adds up, across all tests of
 // the master's life, the requests of every report it receives, and counts
 // worker registrations. It writes the totals as JSON to TOTALS_PATH after
-// each event, so a test can compare what reached the master with what a
-// server received, at once and across start/stop cycles, where the web UI
-// caches its numbers and resets them at each start.
+// each event. A test can then compare what reached the master with what a
+// server received, at once and across start/stop cycles; the web UI caches
+// its numbers and resets them at each start.
 const totalsLocustfile = `import json
 import os
 
