@@ -520,10 +520,11 @@ func stopAndCheckExact(t *testing.T, master *locusttest.Master, server *locustte
 
 func TestWorkerRegistersWithRestartedMaster(t *testing.T) {
 	skipIfShort(t)
+	server := locusttest.NewCountingServer(t)
 	first := locusttest.StartMaster(t, locusttest.MasterOptions{
 		Locustfile: "examples/locustfile.py",
 	})
-	worker := startWorker(t, first.Port, 3*time.Second, httpTask("get", "http://127.0.0.1:1/", "/unreachable"))
+	worker := startWorker(t, first.Port, 3*time.Second, httpTask("get", server.URL+"/restart", "/restart"))
 	waitStats(t, first, "the worker to be ready", func(s *locusttest.StatsJSON) bool { return s.WorkerCount == 1 })
 	require.NoError(t, first.Swarm(2, 100, ""))
 	waitStats(t, first, "2 users", func(s *locusttest.StatsJSON) bool { return workerUsers(s) == 2 })
@@ -537,12 +538,32 @@ func TestWorkerRegistersWithRestartedMaster(t *testing.T) {
 		Locustfile: "examples/locustfile.py",
 		Port:       first.Port,
 	})
+	restarted := time.Now()
 	waitStats(t, second, "the worker to register with the new master", func(s *locusttest.StatsJSON) bool {
 		return s.WorkerCount == 1 && len(s.Workers) == 1 && s.Workers[0].ID == worker.b.NodeID()
 	})
 	session := worker.b.session.Load()
 	require.NotNil(t, session)
 	assert.Equal(t, int64(0), sumCounts(session.users.counts()), "users still running after the master was lost")
+
+	// The worker takes part in the new master's first test, within 20 s of
+	// the restart. It sent the statistics held back from the first master's
+	// test when it registered, so the new test's start clears them and the
+	// new test's count is exact.
+	beforeTest := server.CountPath("/restart")
+	require.NoError(t, second.Swarm(2, 100, ""))
+	waitStats(t, second, "requests in the new master's test", func(s *locusttest.StatsJSON) bool {
+		return workerUsers(s) == 2 && aggregatedRequests(s) > 0
+	})
+	assert.Less(t, time.Since(restarted), 20*time.Second, "the worker took part in a test later than 20 s after the restart")
+	require.NoError(t, second.Stop())
+	waitStats(t, second, "the worker to be ready after the stop", func(s *locusttest.StatsJSON) bool {
+		return s.State == "stopped" && len(s.Workers) == 1 && s.Workers[0].State == "ready"
+	})
+	inTest := server.CountPath("/restart") - beforeTest
+	waitStats(t, second, "the new test's requests, exactly", func(s *locusttest.StatsJSON) bool {
+		return aggregatedRequests(s) == inTest
+	})
 }
 
 func TestWorkerConnectsOverIPv6(t *testing.T) {

@@ -348,7 +348,11 @@ func (w *worker) handleAck(data any) {
 		return
 	}
 	w.registered = true
-	w.reportsHeld.Store(false)
+	if w.reportsHeld.Swap(false) {
+		// Statistics held back for a lost master go out at once, before a
+		// new test can start and claim them.
+		w.report()
+	}
 	if w.registeredAt.IsZero() {
 		w.registeredAt = time.Now()
 	}
