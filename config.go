@@ -51,6 +51,54 @@ type Config struct {
 	// Locust >= 2.19 master before it stops its users and registers again.
 	MasterTimeout time.Duration
 
+	// Standalone runs the test without a master: Users users ramp up at
+	// SpawnRate per second and the test ends after RunTime, or when every
+	// user ran Iterations tasks.
+	Standalone bool
+	// Users is the number of concurrent users of a standalone run.
+	Users int
+	// SpawnRate is how many users a standalone run starts per second.
+	SpawnRate float64
+	// RunTime ends a standalone run; zero runs until every user is done
+	// with its Iterations, or until SIGINT or SIGTERM.
+	RunTime time.Duration
+	// Iterations, when above zero, is how many tasks each user runs before
+	// it stops.
+	Iterations int
+	// Host is the target host that tasks read with User.Host in a
+	// standalone run, as locust --host sets it.
+	Host string
+	// CSVPrefix, when set, makes a standalone run write Locust's CSV files
+	// PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_exceptions.csv and
+	// PREFIX_stats_history.csv.
+	CSVPrefix string
+	// JSONFile and HTMLFile, when set, receive the JSON and HTML reports of
+	// a standalone run.
+	JSONFile string
+	HTMLFile string
+	// ExitCodeOnError is the exit status of boomer.Run after a standalone
+	// run in which a request failed.
+	ExitCodeOnError int
+
+	// MaxRPS, when above zero, limits how many tasks start per second,
+	// evenly spaced, in this process.
+	MaxRPS float64
+	// GlobalMaxRPS, when above zero, is a task rate shared by all the
+	// master's workers: each takes its share from its worker index and the
+	// master's --expect-workers. In a standalone run it acts as MaxRPS.
+	GlobalMaxRPS float64
+	// MaxRPSRamp raises the rate limit linearly from zero to its target
+	// over this time at the start of each test.
+	MaxRPSRamp time.Duration
+	// ArrivalRate, when above zero, runs a standalone test in the open
+	// model: tasks start at this rate per second whatever their latency,
+	// with at most MaxInFlight running at once, in place of Users.
+	ArrivalRate float64
+	MaxInFlight int
+	// MetricsAddr, when set, serves Prometheus metrics at
+	// http://MetricsAddr/metrics.
+	MetricsAddr string
+
 	rpc    string
 	envErr error
 }
@@ -60,10 +108,14 @@ type Config struct {
 // An invalid environment value is reported by Validate.
 func DefaultConfig() Config {
 	cfg := Config{
-		MasterHost:    DefaultMasterHost,
-		MasterPort:    DefaultMasterPort,
-		MasterTimeout: DefaultMasterTimeout,
-		rpc:           rpcZeroMQ,
+		MasterHost:      DefaultMasterHost,
+		MasterPort:      DefaultMasterPort,
+		MasterTimeout:   DefaultMasterTimeout,
+		Users:           1,
+		SpawnRate:       1,
+		ExitCodeOnError: DefaultExitCodeOnError,
+		MaxInFlight:     DefaultMaxInFlight,
+		rpc:             rpcZeroMQ,
 	}
 	if host := os.Getenv(EnvMasterHost); host != "" {
 		cfg.MasterHost = host
@@ -81,7 +133,8 @@ func DefaultConfig() Config {
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
 // defaults; parsing fs writes into c. The flags are --master-host,
-// --master-port, --master-timeout, --run-tasks and --rpc.
+// --master-port, --master-timeout, --run-tasks and --rpc, the standalone
+// flags (see registerStandaloneFlags) and the load control flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
@@ -106,13 +159,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.rpc = value
 		return nil
 	})
+	c.registerStandaloneFlags(fs)
 }
 
 // Validate reports the first invalid setting, naming the value and the fix.
 func (c *Config) Validate() error {
+	if err := c.validateLoadControl(); err != nil {
+		return err
+	}
 	if len(c.RunTasks) > 0 {
+		if c.Standalone {
+			return errors.New("--run-tasks and --standalone were both given: --run-tasks runs tasks once for debugging; leave out one of them")
+		}
 		// --run-tasks needs no master, so the master settings do not matter.
 		return nil
+	}
+	if c.Standalone {
+		return c.validateStandalone()
+	}
+	if err := c.rejectStandaloneOnly(); err != nil {
+		return err
 	}
 	if c.envErr != nil {
 		return c.envErr

@@ -657,6 +657,10 @@ func (w *worker) report() {
 		}
 	}
 	w.send(encodeStats(w.b.nodeID, snap, w.users.counts()))
+	if stats := w.b.runStats.Load(); stats != nil {
+		putHistogram(stats.add(snap))
+	}
+	snap.release()
 }
 
 // send queues an encoded message. Encoding errors are programming errors in

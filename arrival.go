@@ -1,0 +1,186 @@
+package boomer
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// arrivalExecutor runs the open model: it starts one task every 1/rate
+// seconds whatever the latency of the tasks before, with at most maxInFlight
+// running at once. A start that finds every slot taken waits for a free
+// one. Each start's lateness, the time between its schedule and its actual
+// start, is recorded, so a target that slows the load generator down
+// (coordinated omission) shows in the report instead of hiding in fewer
+// requests.
+//
+// Each task runs with a user of its own, whose context ends when the run
+// stops. NOTE: the class's OnStart and OnStop do not run in the open model,
+// and User.State starts empty for every task.
+type arrivalExecutor struct {
+	run         *standaloneRun
+	rate        float64
+	maxInFlight int
+
+	slots   chan struct{}
+	running atomic.Int64
+	started atomic.Int64
+	// late counts the starts that waited for a free slot.
+	late atomic.Int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	tasks  sync.WaitGroup
+
+	latenessMu sync.Mutex
+	// lateness holds each start's lateness in microseconds.
+	lateness *hdrhistogram.Histogram
+}
+
+func newArrivalExecutor(run *standaloneRun, rate float64, maxInFlight int) *arrivalExecutor {
+	return &arrivalExecutor{
+		run:         run,
+		rate:        rate,
+		maxInFlight: maxInFlight,
+		slots:       make(chan struct{}, maxInFlight),
+		lateness:    newHistogram(),
+	}
+}
+
+func (a *arrivalExecutor) start() {
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		a.schedule()
+	}()
+}
+
+// stop ends the schedule and cancels the tasks in flight, waiting at most
+// minStopGrace for them.
+func (a *arrivalExecutor) stop() {
+	a.cancel()
+	<-a.done
+	finished := make(chan struct{})
+	go func() {
+		a.tasks.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(minStopGrace):
+	}
+}
+
+// schedule starts the tasks at their scheduled times, start + i/rate.
+func (a *arrivalExecutor) schedule() {
+	interval := float64(time.Second) / a.rate
+	begin := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := int64(0); ; i++ {
+		scheduled := begin.Add(time.Duration(float64(i) * interval))
+		if wait := time.Until(scheduled); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-a.ctx.Done():
+				return
+			}
+		}
+		select {
+		case a.slots <- struct{}{}:
+		default:
+			a.late.Add(1)
+			select {
+			case a.slots <- struct{}{}:
+			case <-a.ctx.Done():
+				return
+			}
+		}
+		a.recordLateness(time.Since(scheduled))
+		a.started.Add(1)
+		a.running.Add(1)
+		a.tasks.Add(1)
+		go a.runOne()
+	}
+}
+
+func (a *arrivalExecutor) recordLateness(d time.Duration) {
+	a.latenessMu.Lock()
+	defer a.latenessMu.Unlock()
+	_ = a.lateness.RecordValue(min(max(d.Microseconds(), 0), histogramMaxMicros))
+}
+
+// runOne runs one task, picked by weight from a class picked by the spawn
+// order, with a user of its own.
+func (a *arrivalExecutor) runOne() {
+	defer a.tasks.Done()
+	defer a.running.Add(-1)
+	defer func() { <-a.slots }()
+
+	order := a.run.spawnOrder
+	className := standaloneClassName
+	if len(order) > 0 {
+		className = order[int(a.started.Load())%len(order)]
+	}
+	class := a.run.classes[className]
+	picker := class.picker.Load()
+	if picker == nil || picker.empty() {
+		return
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	u := &User{
+		class:    class,
+		b:        a.run.b,
+		cancel:   cancel,
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	u.setContext(ctx)
+	defer close(u.done)
+	task := picker.pick()
+	for sub := picker.subsets[task]; sub != nil; sub = sub.subsets[task] {
+		picker = sub
+		task = picker.pick()
+	}
+	a.run.runTask(u, task)
+}
+
+func (a *arrivalExecutor) inFlight() int64 {
+	return a.running.Load()
+}
+
+// latenessReport is the summary of the open model's start lateness.
+type latenessReport struct {
+	Starts      int64   `json:"starts"`
+	LateStarts  int64   `json:"starts_waiting_for_a_slot"`
+	MaxInFlight int     `json:"max_in_flight"`
+	TargetRate  float64 `json:"target_rate"`
+	P50Ms       float64 `json:"p50_ms"`
+	P95Ms       float64 `json:"p95_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	MeanMs      float64 `json:"mean_ms"`
+}
+
+func (a *arrivalExecutor) report() latenessReport {
+	a.latenessMu.Lock()
+	defer a.latenessMu.Unlock()
+	return latenessReport{
+		Starts:      a.started.Load(),
+		LateStarts:  a.late.Load(),
+		MaxInFlight: a.maxInFlight,
+		TargetRate:  a.rate,
+		P50Ms:       percentileMs(a.lateness, 0.50),
+		P95Ms:       percentileMs(a.lateness, 0.95),
+		P99Ms:       percentileMs(a.lateness, 0.99),
+		MaxMs:       float64(a.lateness.Max()) / 1000,
+		MeanMs:      a.lateness.Mean() / 1000,
+	}
+}
