@@ -63,8 +63,10 @@ type Boomer struct {
 
 	// session is the worker of the active Run, for tests.
 	session atomic.Pointer[worker]
-	// standalone is the active standalone run, for tests.
-	standalone atomic.Pointer[standaloneRun]
+	// standalone is the active standalone run, and lastStandalone the
+	// latest, for tests.
+	standalone     atomic.Pointer[standaloneRun]
+	lastStandalone *standaloneRun
 	// test is the current test's information from the master.
 	test atomic.Pointer[TestInfo]
 }

@@ -96,6 +96,12 @@ type worker struct {
 	// overflowReports counts reports with overflow entries, to rate-limit
 	// the warning.
 	overflowReports atomic.Int64
+
+	// limiter paces task starts when MaxRPS or GlobalMaxRPS is set; nil
+	// otherwise. workerCount is the master's --expect-workers of the
+	// current test, from its spawn options.
+	limiter     *taskLimiter
+	workerCount int64
 }
 
 func newWorker(b *Boomer) (*worker, error) {
@@ -118,8 +124,43 @@ func newWorker(b *Boomer) (*worker, error) {
 		w.classes[c.Name] = newClassRuntime(c)
 	}
 	w.users = newUserPool(b, w.resolveClass, w.runTask)
+	if b.cfg.MaxRPS > 0 || b.cfg.GlobalMaxRPS > 0 {
+		w.limiter = newTaskLimiter()
+		w.users.limiter = w.limiter
+	}
 	w.state.Store(stateReady)
 	return w, nil
+}
+
+// rateTarget returns this worker's task rate limit: MaxRPS, or its share of
+// GlobalMaxRPS by its worker index among the master's expected workers.
+func (w *worker) rateTarget() float64 {
+	if w.b.cfg.GlobalMaxRPS == 0 {
+		return w.b.cfg.MaxRPS
+	}
+	count := max(w.workerCount, 1)
+	return workerShare(w.b.cfg.GlobalMaxRPS, max(w.workerIndex, 0), count)
+}
+
+// updateWorkerCount reads the master's --expect-workers from spawn options
+// and applies the new share of a global rate limit.
+func (w *worker) updateWorkerCount(options map[string]any) {
+	if w.limiter == nil || w.b.cfg.GlobalMaxRPS == 0 {
+		return
+	}
+	count, ok := asInt(options["expect_workers"])
+	if !ok || count < 1 {
+		if w.workerCount != 1 {
+			w.log.Warn("the master sent no expect_workers option; this worker takes the whole --global-max-rps (start the master with --expect-workers)",
+				"global_max_rps", w.b.cfg.GlobalMaxRPS)
+		}
+		count = 1
+	}
+	if w.workerIndex >= count {
+		w.log.Warn("this worker's index is not below the master's --expect-workers, so the workers together exceed --global-max-rps; start the master with --expect-workers set to the number of workers",
+			"worker_index", w.workerIndex, "expect_workers", count)
+	}
+	w.workerCount = count
 }
 
 // resolveClass returns the runtime of a class name from the master, or nil
@@ -334,6 +375,9 @@ func (w *worker) handleAck(data any) {
 	}
 	w.ackSeen = true
 	w.awaitingAck = false
+	if w.limiter != nil && w.testRunning {
+		w.limiter.setTarget(w.rateTarget())
+	}
 	if w.registered {
 		w.log.Debug("duplicate ack", "worker_index", w.workerIndex)
 		return
@@ -463,6 +507,9 @@ func (w *worker) handleSpawn(data any) {
 
 	if !w.testRunning {
 		w.startTest(spawn)
+	} else if w.limiter != nil {
+		w.updateWorkerCount(spawn.options)
+		w.limiter.setTarget(w.rateTarget())
 	}
 	w.setState(stateSpawning)
 	counts, unknown := w.users.setTargets(spawn.targets, spawn.stopTimeout)
@@ -481,6 +528,13 @@ func (w *worker) startTest(spawn spawnMessage) {
 	clear(w.unknownClasses)
 	w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host, "stop_timeout", spawn.stopTimeout)
 	w.compileClasses(spawn.options)
+	if w.limiter != nil {
+		w.updateWorkerCount(spawn.options)
+		target := w.rateTarget()
+		w.limiter.start(target, w.b.cfg.MaxRPSRamp)
+		w.log.Info("task rate limit set", "tasks_per_second", target, "ramp", w.b.cfg.MaxRPSRamp,
+			"worker_index", w.workerIndex, "expect_workers", w.workerCount)
+	}
 	info := w.b.Test()
 	for _, hook := range w.b.onTestStart {
 		if err := callHook(func() error { hook(info); return nil }); err != nil {
@@ -496,6 +550,9 @@ func (w *worker) endTest() {
 		return
 	}
 	w.testRunning = false
+	if w.limiter != nil {
+		w.limiter.stop()
+	}
 	info := w.b.Test()
 	for _, hook := range w.b.onTestStop {
 		if err := callHook(func() error { hook(info); return nil }); err != nil {

@@ -217,7 +217,7 @@ func (r *runStats) row(key requestKey, s *requestStats) statsRow {
 		row.TotalRPS = float64(s.numRequests) / elapsed
 		row.TotalFailPerSec = float64(s.numFailures) / elapsed
 	}
-	row.MedianMs = percentileMs(s.hist, 0.5)
+	row.MedianMs = min(percentileMs(s.hist, 0.5), s.maxResponseTime)
 	row.PercentilesMs = make([]float64, len(reportPercentiles))
 	for i, q := range reportPercentiles {
 		if q == 1 {
@@ -225,7 +225,8 @@ func (r *runStats) row(key requestKey, s *requestStats) statsRow {
 			row.PercentilesMs[i] = s.maxResponseTime
 			continue
 		}
-		row.PercentilesMs[i] = percentileMs(s.hist, q)
+		// The top of a histogram bucket can exceed the exact maximum.
+		row.PercentilesMs[i] = min(percentileMs(s.hist, q), s.maxResponseTime)
 	}
 	return row
 }

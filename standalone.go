@@ -98,6 +98,7 @@ func (b *Boomer) runStandalone(ctx context.Context) error {
 	}
 	b.standalone.Store(r)
 	defer b.standalone.Store(nil)
+	b.lastStandalone = r
 	stopMetrics, err := b.startMetrics(r.metricsSource())
 	if err != nil {
 		return err
