@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/locust-go/boomer/internal/locusttest"
 )
 
 // scrapeMetrics returns the metric families of a /metrics endpoint.
@@ -136,4 +138,51 @@ func TestMetricsOffByDefault(t *testing.T) {
 	require.NoError(t, b.Run(context.Background()))
 	addr, _ := b.metricsAddr.Load().(string)
 	assert.Empty(t, addr)
+}
+
+func TestWorkerMetricsMatchMaster(t *testing.T) {
+	skipIfShort(t)
+	server := locusttest.NewCountingServer(t)
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{
+		Locustfile: locusttest.WriteLocustfile(t, "Dummy"),
+		Headless:   true,
+		Users:      5,
+		SpawnRate:  5,
+		RunTime:    "12s",
+	})
+	const limit = 200
+	var runs atomic.Int64
+	get := httpTask("get", server.URL+"/", "/w")
+	task := &Task{Name: "get", Weight: 1, Run: func(u *User) {
+		if runs.Add(1) > limit {
+			<-u.Context().Done()
+			return
+		}
+		get.Run(u)
+	}}
+	cfg := DefaultConfig()
+	cfg.MasterHost = "127.0.0.1"
+	cfg.MasterPort = master.Port
+	cfg.MetricsAddr = "127.0.0.1:0"
+	w := startClassWorker(t, master.Port, WithConfig(cfg), WithTasks(task))
+	addr := waitMetricsAddr(t, w.b)
+
+	require.Eventually(t, func() bool { return runs.Load() >= limit+5 }, 10*time.Second, 10*time.Millisecond)
+	// One report interval later every request has been reported.
+	time.Sleep(reportInterval + time.Second)
+	families := scrapeMetrics(t, addr)
+	labels := map[string]string{"method": "GET", "name": "/w"}
+	assert.Equal(t, float64(limit), metricValue(t, families, "boomer_requests_total", labels))
+	assert.Equal(t, float64(limit), metricValue(t, families, "boomer_response_time_seconds", labels))
+	assert.Equal(t, 5.0, metricValue(t, families, "boomer_users", nil))
+	assert.Equal(t, 1.0, metricValue(t, families, "boomer_state", map[string]string{"state": "running"}))
+
+	code, err := master.Wait(60 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 0, code, "master exit code; log:\n%s", master.Log())
+	rows, err := master.StatsCSV()
+	require.NoError(t, err)
+	row, ok := locusttest.FindStatsRow(rows, "GET", "/w")
+	require.True(t, ok, "no GET /w row in %v", rows)
+	assert.Equal(t, int64(limit), row.RequestCount, "the master's count equals the worker's metrics")
 }
