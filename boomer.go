@@ -374,6 +374,8 @@ func Now() int64 {
 // flag.CommandLine (see Config.RegisterFlags), parses the command line, and
 // runs the tasks until the master sends quit or the process receives SIGINT
 // or SIGTERM. Invalid flags or tasks print an error and exit with status 2.
+// After a standalone run (--standalone) it returns, or exits with the status
+// of --exit-code-on-error when a request failed.
 func Run(tasks ...*Task) {
 	cfg := DefaultConfig()
 	if flag.CommandLine.Lookup("master-host") == nil {

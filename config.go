@@ -132,9 +132,12 @@ func DefaultConfig() Config {
 }
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
-// defaults; parsing fs writes into c. The flags are --master-host,
-// --master-port, --master-timeout, --run-tasks and --rpc, the standalone
-// flags (see registerStandaloneFlags) and the load control flags.
+// defaults; parsing fs writes into c. The worker flags are --master-host,
+// --master-port, --master-timeout, --run-tasks and --rpc. The standalone
+// flags are --standalone, -u/--users, -r/--spawn-rate, -t/--run-time,
+// --iterations, --host, --csv, --json, --html, --exit-code-on-error,
+// --arrival-rate and --max-in-flight. The load control flags of both modes
+// are --max-rps, --global-max-rps, --max-rps-ramp and --metrics-addr.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")

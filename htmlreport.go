@@ -133,7 +133,7 @@ type htmlReport struct {
 }
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms": formatMs,
+	"ms":      formatMs,
 	"legendY": func(i int) int { return chartTop + 12 + 14*i },
 	"rate": func(v float64) string {
 		return fmt.Sprintf("%.2f", v)

@@ -16,9 +16,9 @@ const rampStep = 100 * time.Millisecond
 
 // taskLimiter hands out permits to start tasks, evenly spaced at a rate
 // that can ramp up from zero. One goroutine reserves one permit at a time
-// from a rate.Limiter with burst 1 and passes it to the next waiting user,
-// so a rate change applies to the next permit and idle time never builds up
-// more than one permit.
+// from a rate.Limiter with burst 1 and passes it to the next waiting user.
+// A rate change therefore applies to the next permit, and idle time never
+// builds up more than one permit.
 //
 // A user takes its permit before it picks its task, so a user stopped while
 // waiting drops no picked task. The limiter is restartable: start begins a

@@ -11,8 +11,8 @@ import (
 )
 
 // Column names of Locust's CSV files (locust/stats.py, StatsCSV and
-// StatsCSVFileWriter, Locust 2.47.0). Percentile columns follow the
-// "Failures/s" and "Failures/s" columns of the stats and history files.
+// StatsCSVFileWriter, Locust 2.47.0). In both the stats and the history
+// file, the percentile columns follow the "Failures/s" column.
 var (
 	csvStatsColumns = []string{"Type", "Name", "Request Count", "Failure Count", "Median Response Time",
 		"Average Response Time", "Min Response Time", "Max Response Time", "Average Content Size",
@@ -25,7 +25,7 @@ var (
 )
 
 // writeFiles writes the CSV files, the JSON report and the HTML report
-// that the configuration asks for, and returns every error.
+// that the configuration requests, and returns every error.
 func (r *standaloneRun) writeFiles() error {
 	view := r.stats.view()
 	history := r.historyCopy()

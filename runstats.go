@@ -232,10 +232,11 @@ func (r *runStats) row(key requestKey, s *requestStats) statsRow {
 }
 
 // currentRate returns Locust's current rate of a row (StatsEntry.current_rps
-// and current_fail_per_sec, Locust 2.47.0): the mean of the per-second counts
-// from max(last-12, start) up to, not including, last-2, where last is the
-// Unix second of the run's last request and start the run's start. It is 0
-// before the first request and while that range is empty.
+// and current_fail_per_sec, Locust 2.47.0). That is the mean of the
+// per-second counts from max(last-12, start) up to, not including, last-2.
+// Here last is the Unix second of the run's last request and start the
+// run's start. It is 0 before the first request and while that range is
+// empty.
 func currentRate(perSecond map[int64]int64, last, start float64) float64 {
 	if last == 0 {
 		return 0

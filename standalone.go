@@ -398,7 +398,7 @@ func (r *standaloneRun) runTask(u *User, task *Task) {
 	}
 }
 
-// isTerminal reports whether w is a terminal, for the live table.
+// isTerminal reports whether f is a terminal, for the live table.
 func isTerminal(f *os.File) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
