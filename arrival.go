@@ -9,6 +9,10 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
+// arrivalMixLength is the length of the cycle of classes in the open
+// model, enough to keep weights such as 1:99.
+const arrivalMixLength = 1000
+
 // arrivalExecutor runs the open model: it starts one task every 1/rate
 // seconds whatever the latency of the tasks before, with at most maxInFlight
 // running at once. A start that finds every slot taken waits for a free
@@ -24,6 +28,8 @@ type arrivalExecutor struct {
 	run         *standaloneRun
 	rate        float64
 	maxInFlight int
+	// classOrder is the class of each start, cycled.
+	classOrder []string
 
 	slots   chan struct{}
 	running atomic.Int64
@@ -123,7 +129,7 @@ func (a *arrivalExecutor) runOne() {
 	defer a.running.Add(-1)
 	defer func() { <-a.slots }()
 
-	order := a.run.spawnOrder
+	order := a.classOrder
 	className := standaloneClassName
 	if len(order) > 0 {
 		className = order[int(a.started.Load())%len(order)]

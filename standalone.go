@@ -145,6 +145,9 @@ func newStandaloneRun(b *Boomer) (*standaloneRun, error) {
 	}
 	if b.cfg.ArrivalRate > 0 {
 		r.arrival = newArrivalExecutor(r, b.cfg.ArrivalRate, b.cfg.MaxInFlight)
+		// The open model has no users; the order only sets the mix of
+		// classes over the tasks it starts.
+		r.arrival.classOrder = spawnOrder(classes, arrivalMixLength)
 	}
 	r.state.Store(stateReady)
 	return r, nil

@@ -462,3 +462,70 @@ func TestCSVColumnsMatchLocust(t *testing.T) {
 	assert.Equal(t, locustFailuresColumns, ours["_failures.csv"])
 	assert.Equal(t, locustHistoryColumns, ours["_stats_history.csv"])
 }
+
+func TestSpawnOrderKeepsClassMix(t *testing.T) {
+	t.Parallel()
+	classes := []*UserClass{{Name: "A", Weight: 3}, {Name: "B", Weight: 1}, {Name: "C", FixedCount: 2}}
+	order := spawnOrder(classes, 10)
+	require.Len(t, order, 10)
+	counts := map[string]int{}
+	for _, name := range order {
+		counts[name]++
+	}
+	assert.Equal(t, map[string]int{"A": 6, "B": 2, "C": 2}, counts)
+	firstFour := map[string]int{}
+	for _, name := range order[:4] {
+		firstFour[name]++
+	}
+	assert.Equal(t, 1, firstFour["C"], "the classes are interleaved: %v", order)
+	fixed := map[string]int{}
+	for _, name := range spawnOrder([]*UserClass{{Name: "A"}, {Name: "B", FixedCount: 5}}, 7) {
+		fixed[name]++
+	}
+	assert.Equal(t, map[string]int{"A": 2, "B": 5}, fixed, "a fixed count first, the rest by weight")
+}
+
+func TestStandaloneUserClassesWithIterations(t *testing.T) {
+	t.Parallel()
+	server, served := okServer(t)
+	client := newTestClient()
+	var started sync.Map
+	var runs sync.Map
+	classFor := func(name string, weight int) *UserClass {
+		get := getTask(client, server.URL+"/"+name, "/"+name, nil)
+		return &UserClass{
+			Name:   name,
+			Weight: weight,
+			OnStart: func(u *User) error {
+				u.State = name
+				counter, _ := started.LoadOrStore(name, new(atomic.Int64))
+				counter.(*atomic.Int64).Add(1)
+				return nil
+			},
+			Tasks: []*Task{{Name: "get", Weight: 1, Run: func(u *User) {
+				counter, _ := runs.LoadOrStore(u.State, new(atomic.Int64))
+				counter.(*atomic.Int64).Add(1)
+				get.Run(u)
+			}}},
+		}
+	}
+	b := newStandalone(t, io.Discard, func(c *Config) {
+		c.Users = 8
+		c.SpawnRate = 100
+		c.Iterations = 2
+	}, WithUserClasses(classFor("Heavy", 3), classFor("Light", 1)))
+	require.NoError(t, b.Run(context.Background()))
+
+	load := func(m *sync.Map, key string) int64 {
+		v, ok := m.Load(key)
+		if !ok {
+			return 0
+		}
+		return v.(*atomic.Int64).Load()
+	}
+	assert.Equal(t, int64(6), load(&started, "Heavy"), "Heavy users")
+	assert.Equal(t, int64(2), load(&started, "Light"), "Light users")
+	assert.Equal(t, int64(12), load(&runs, "Heavy"), "Heavy task runs")
+	assert.Equal(t, int64(4), load(&runs, "Light"), "Light task runs")
+	assert.Equal(t, int64(16), served.Load())
+}
