@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -34,7 +35,7 @@ func (r *standaloneRun) writeFiles() error {
 		errs = append(errs,
 			writeCSV(prefix+"_stats.csv", statsCSVRecords(view)),
 			writeCSV(prefix+"_failures.csv", failuresCSVRecords(view)),
-			writeCSV(prefix+"_exceptions.csv", [][]string{csvExceptionsColumns}),
+			writeCSV(prefix+"_exceptions.csv", r.exceptionsCSVRecords()),
 			writeCSV(prefix+"_stats_history.csv", historyCSVRecords(history)))
 	}
 	if r.cfg.JSONFile != "" {
@@ -117,6 +118,30 @@ func failuresCSVRecords(view statsView) [][]string {
 	return records
 }
 
+// exceptionsCSVRecords returns Locust's _exceptions.csv: one row per task
+// panic message and traceback, most frequent first.
+func (r *standaloneRun) exceptionsCSVRecords() [][]string {
+	r.exceptionsMu.Lock()
+	defer r.exceptionsMu.Unlock()
+	reports := make([]panicReport, 0, len(r.exceptions))
+	for report := range r.exceptions {
+		reports = append(reports, report)
+	}
+	sort.Slice(reports, func(i, j int) bool {
+		if r.exceptions[reports[i]] != r.exceptions[reports[j]] {
+			return r.exceptions[reports[i]] > r.exceptions[reports[j]]
+		}
+		return reports[i].message < reports[j].message
+	})
+	records := [][]string{csvExceptionsColumns}
+	for _, report := range reports {
+		records = append(records, []string{
+			strconv.FormatInt(r.exceptions[report], 10), report.message, report.traceback, r.b.nodeID,
+		})
+	}
+	return records
+}
+
 // historyCSVRecords returns Locust's _stats_history.csv without
 // --csv-full-history: one Aggregated row per sample, with cumulative
 // percentiles and Locust's current rates.
@@ -151,9 +176,17 @@ type jsonReport struct {
 	Stats      []jsonRow         `json:"stats"`
 	Total      jsonRow           `json:"total"`
 	Errors     []errorRow        `json:"errors"`
+	Exceptions []jsonException   `json:"exceptions"`
 	History    []jsonSample      `json:"history"`
 	OpenModel  *latenessReport   `json:"open_model,omitempty"`
 	Meta       map[string]string `json:"meta"`
+}
+
+// jsonException is a task panic and how often it happened.
+type jsonException struct {
+	Count     int64  `json:"count"`
+	Message   string `json:"msg"`
+	Traceback string `json:"traceback"`
 }
 
 type jsonRow struct {
@@ -200,6 +233,11 @@ func (r *standaloneRun) writeJSON(path string, view statsView, history []history
 	}
 	for _, row := range view.Rows {
 		report.Stats = append(report.Stats, newJSONRow(row))
+	}
+	report.Exceptions = []jsonException{}
+	for _, record := range r.exceptionsCSVRecords()[1:] {
+		count, _ := strconv.ParseInt(record[0], 10, 64)
+		report.Exceptions = append(report.Exceptions, jsonException{Count: count, Message: record[1], Traceback: record[2]})
 	}
 	for _, s := range history {
 		report.History = append(report.History, jsonSample{

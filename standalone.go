@@ -85,6 +85,11 @@ type standaloneRun struct {
 	pending *hdrhistogram.Histogram
 
 	panickedTasks sync.Map
+
+	exceptionsMu sync.Mutex
+	// exceptions are the task panics by message and traceback, as Locust's
+	// exceptions table groups them.
+	exceptions map[panicReport]int64
 }
 
 // runStandalone runs a test without a master until the run time ends, every
@@ -125,6 +130,8 @@ func newStandaloneRun(b *Boomer) (*standaloneRun, error) {
 		classes: make(map[string]*classRuntime),
 		live:    b.liveConsole,
 		stats:   newRunStats(time.Now()),
+
+		exceptions: make(map[panicReport]int64),
 	}
 	b.test.Store(&TestInfo{Host: b.cfg.Host})
 	classes := b.classes
@@ -395,6 +402,9 @@ func (r *standaloneRun) runTask(u *User, task *Task) {
 		return
 	}
 	r.b.RecordFailure(panicRequestType, task.Name, time.Since(start), report.message)
+	r.exceptionsMu.Lock()
+	r.exceptions[*report]++
+	r.exceptionsMu.Unlock()
 	if _, seen := r.panickedTasks.LoadOrStore(task.Name, true); !seen {
 		r.log.Error("task panicked; it is recorded as a failure (logged once per task)",
 			"task", task.Name, "panic", report.message, "traceback", report.traceback)

@@ -529,3 +529,24 @@ func TestStandaloneUserClassesWithIterations(t *testing.T) {
 	assert.Equal(t, int64(4), load(&runs, "Light"), "Light task runs")
 	assert.Equal(t, int64(16), served.Load())
 }
+
+func TestStandalonePanicsInExceptionsCSV(t *testing.T) {
+	t.Parallel()
+	prefix := filepath.Join(t.TempDir(), "run")
+	b := newStandalone(t, io.Discard, func(c *Config) {
+		c.Users = 3
+		c.SpawnRate = 100
+		c.Iterations = 4
+		c.CSVPrefix = prefix
+	}, WithTasks(&Task{Name: "boom", Weight: 1, Run: func(u *User) { panic("kaboom") }}))
+	var failed *FailedRequestsError
+	require.ErrorAs(t, b.Run(context.Background()), &failed)
+	assert.Equal(t, int64(12), failed.Failures, "every panic is a failure")
+
+	rows := readCSVFile(t, prefix+"_exceptions.csv")
+	require.Len(t, rows, 2, "one row for one message and traceback: %v", rows)
+	assert.Equal(t, "12", rows[1][0], "Count")
+	assert.Equal(t, `task "boom" panicked: kaboom`, rows[1][1], "Message")
+	assert.Contains(t, rows[1][2], "standalone_test.go", "Traceback")
+	assert.Equal(t, b.NodeID(), rows[1][3], "Nodes")
+}
