@@ -15,10 +15,9 @@ import (
 const rampStep = 100 * time.Millisecond
 
 // taskLimiter hands out permits to start tasks, evenly spaced at a rate
-// that can ramp up from zero. One goroutine reserves one permit at a time
-// from a rate.Limiter with burst 1 and passes it to the next waiting user.
-// A rate change therefore applies to the next permit, and idle time never
-// builds up more than one permit.
+// that can ramp up from zero, never two at once. One goroutine reserves one
+// permit at a time and passes it to the next waiting user. A rate change
+// therefore applies to the next permit, and idle time builds up no permits.
 //
 // A user takes its permit before it picks its task, so a user stopped while
 // waiting drops no picked task. The limiter is restartable: start begins a
@@ -97,11 +96,37 @@ func (l *taskLimiter) rateAt(elapsed time.Duration) (float64, bool, <-chan struc
 	return l.target * float64(elapsed) / float64(l.ramp), true, l.changed
 }
 
+// A permit handed out late, because the process did not run when it was
+// due, is made up for: the permits owed, at most maxCatchUp worth, follow at
+// catchUpFactor times the rate instead of being lost. Time in which no user
+// waits builds up no permits.
+const (
+	maxCatchUp    = 100 * time.Millisecond
+	catchUpFactor = 1.5
+)
+
+// catchUpBurst returns the bucket size that holds maxCatchUp of permits at
+// rate r per second.
+func catchUpBurst(r float64) int {
+	return max(1, int(r*maxCatchUp.Seconds()))
+}
+
+// newSchedule returns a limiter at rate r per second whose bucket holds
+// tokens permits at t.
+func newSchedule(t time.Time, r float64, tokens int) *rate.Limiter {
+	burst := catchUpBurst(r)
+	limiter := rate.NewLimiter(rate.Limit(r), burst)
+	// A new limiter starts full.
+	limiter.AllowN(t, burst-tokens)
+	return limiter
+}
+
 // dispense reserves permits one at a time and passes each to a waiting user.
+// The schedule limiter sets when each permit is due, and the spacing
+// limiter, with burst 1, keeps permits made up after a late hand-out apart.
 func (l *taskLimiter) dispense(ctx context.Context, started time.Time) {
-	// The limit is set before each reservation; the bucket starts with the
-	// one permit of burst 1.
-	limiter := rate.NewLimiter(1, 1)
+	var schedule *rate.Limiter
+	spacing := rate.NewLimiter(1, 1)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -114,8 +139,13 @@ func (l *taskLimiter) dispense(ctx context.Context, started time.Time) {
 			}
 			continue
 		}
-		limiter.SetLimitAt(now, rate.Limit(current))
-		reservation := limiter.ReserveN(now, 1)
+		if schedule == nil {
+			// The first permit is due at once.
+			schedule = newSchedule(now, current, 1)
+		}
+		schedule.SetLimitAt(now, rate.Limit(current))
+		schedule.SetBurstAt(now, catchUpBurst(current))
+		reservation := schedule.ReserveN(now, 1)
 		delay := reservation.DelayFrom(now)
 		if ramping && delay > rampStep {
 			// The rate rises before this permit is due: reserve again then.
@@ -132,8 +162,23 @@ func (l *taskLimiter) dispense(ctx context.Context, started time.Time) {
 			reservation.CancelAt(time.Now())
 			continue
 		}
+
+		now = time.Now()
+		spacing.SetLimitAt(now, rate.Limit(current*catchUpFactor))
+		if gap := spacing.ReserveN(now, 1).DelayFrom(now); gap > 0 && !sleepUntil(ctx, timer, gap, nil) {
+			return
+		}
+
 		select {
 		case l.permits <- struct{}{}:
+			continue
+		default:
+		}
+		// No user waits, so the time until one does builds up no permits:
+		// the schedule restarts when the permit is taken.
+		select {
+		case l.permits <- struct{}{}:
+			schedule = newSchedule(time.Now(), current, 0)
 		case <-ctx.Done():
 			return
 		}
