@@ -27,11 +27,13 @@ func formatMs(ms float64) string {
 	}
 }
 
+// cut shortens s to width runes, marking the cut with an ellipsis.
 func cut(s string, width int) string {
-	if len(s) <= width {
+	runes := []rune(s)
+	if len(runes) <= width {
 		return s
 	}
-	return s[:width-1] + "…"
+	return string(runes[:width-1]) + "…"
 }
 
 // printLive prints the live table and the progress line.

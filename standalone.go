@@ -97,10 +97,7 @@ type standaloneRun struct {
 // prints the summary and writes the requested files. It returns nil, a
 // *FailedRequestsError when a request failed, or an error writing a file.
 func (b *Boomer) runStandalone(ctx context.Context) error {
-	r, err := newStandaloneRun(b)
-	if err != nil {
-		return err
-	}
+	r := newStandaloneRun(b)
 	b.standalone.Store(r)
 	defer b.standalone.Store(nil)
 	b.lastStandalone = r
@@ -122,7 +119,7 @@ func (b *Boomer) runStandalone(ctx context.Context) error {
 	return nil
 }
 
-func newStandaloneRun(b *Boomer) (*standaloneRun, error) {
+func newStandaloneRun(b *Boomer) *standaloneRun {
 	r := &standaloneRun{
 		b:       b,
 		cfg:     b.cfg,
@@ -157,7 +154,7 @@ func newStandaloneRun(b *Boomer) (*standaloneRun, error) {
 		r.arrival.classOrder = spawnOrder(classes, arrivalMixLength)
 	}
 	r.state.Store(stateReady)
-	return r, nil
+	return r
 }
 
 // spawnOrder returns the class of each of n users, in the order they
