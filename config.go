@@ -59,8 +59,8 @@ type Config struct {
 	Users int
 	// SpawnRate is how many users a standalone run starts per second.
 	SpawnRate float64
-	// RunTime ends a standalone run; zero runs until every user is done
-	// with its Iterations, or until SIGINT or SIGTERM.
+	// RunTime ends a standalone run. Without it the run ends when every user
+	// ended (after its Iterations, for example), or on SIGINT or SIGTERM.
 	RunTime time.Duration
 	// Iterations, when above zero, is how many tasks each user runs before
 	// it stops.

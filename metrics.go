@@ -30,8 +30,8 @@ type metricsSource struct {
 }
 
 // metricsCollector is a prometheus.Collector over a run's cumulative
-// statistics. It computes every value at scrape time, so the endpoint adds
-// no work to recording.
+// statistics. It computes every value at scrape time; recording a request
+// only adds the sample to an HDR histogram.
 type metricsCollector struct {
 	source   metricsSource
 	requests *prometheus.Desc

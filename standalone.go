@@ -18,8 +18,7 @@ import (
 const (
 	standaloneSampleInterval = 1 * time.Second
 	liveTableInterval        = 2 * time.Second
-	// endCheckInterval is how often a run with --iterations checks whether
-	// every user is done.
+	// endCheckInterval is how often a run checks whether every user ended.
 	endCheckInterval = 50 * time.Millisecond
 	// standaloneClassName is the class of plain tasks in a standalone run.
 	standaloneClassName = "User"
@@ -93,7 +92,8 @@ type standaloneRun struct {
 }
 
 // runStandalone runs a test without a master until the run time ends, every
-// user ran its iterations, or ctx ends (SIGINT and SIGTERM end ctx). It
+// user ended (after its iterations, for example), or ctx ends (SIGINT and
+// SIGTERM end ctx). It
 // prints the summary and writes the requested files. It returns nil, a
 // *FailedRequestsError when a request failed, or an error writing a file.
 func (b *Boomer) runStandalone(ctx context.Context) error {
@@ -283,8 +283,13 @@ func (r *standaloneRun) run(ctx context.Context) string {
 		case <-liveTable:
 			r.printLive()
 		case <-endCheck.C:
-			if r.cfg.Iterations > 0 && spawnC == nil && r.arrival == nil && r.pool.total() == 0 {
-				reason = fmt.Sprintf("every user ran its %d iterations", r.cfg.Iterations)
+			// Users end by themselves after their iterations, a failed
+			// OnStart or User.Stop; a run without users has nothing to do.
+			if spawnC == nil && r.arrival == nil && r.pool.total() == 0 {
+				reason = "every user ended"
+				if r.cfg.Iterations > 0 {
+					reason = fmt.Sprintf("every user ran its %d iterations", r.cfg.Iterations)
+				}
 			}
 		}
 	}

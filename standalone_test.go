@@ -550,3 +550,25 @@ func TestStandalonePanicsInExceptionsCSV(t *testing.T) {
 	assert.Contains(t, rows[1][2], "standalone_test.go", "Traceback")
 	assert.Equal(t, b.NodeID(), rows[1][3], "Nodes")
 }
+
+func TestStandaloneEndsWhenUsersStop(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	b := newStandalone(t, io.Discard, func(c *Config) {
+		c.Users = 4
+		c.SpawnRate = 100
+	}, WithTasks(&Task{Name: "once", Weight: 1, Run: func(u *User) {
+		runs.Add(1)
+		u.RecordSuccess("step", "once", time.Millisecond, 0)
+		u.Stop()
+	}}))
+	done := make(chan error, 1)
+	go func() { done <- b.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("a run without run time did not end after every user stopped")
+	}
+	assert.Equal(t, int64(4), runs.Load())
+}
