@@ -162,6 +162,21 @@ func (a *arrivalExecutor) inFlight() int64 {
 	return a.running.Load()
 }
 
+// latenessSummary returns the number of starts, the sum of their lateness
+// in seconds and its 50th, 95th and 99th percentiles in seconds, for the
+// metrics endpoint.
+func (a *arrivalExecutor) latenessSummary() (count uint64, sumSeconds float64, quantiles map[float64]float64) {
+	a.latenessMu.Lock()
+	defer a.latenessMu.Unlock()
+	count = uint64(a.lateness.TotalCount())
+	sumSeconds = a.lateness.Mean() * float64(count) / 1e6
+	quantiles = make(map[float64]float64, 3)
+	for _, q := range []float64{0.5, 0.95, 0.99} {
+		quantiles[q] = percentileMs(a.lateness, q) / 1000
+	}
+	return count, sumSeconds, quantiles
+}
+
 // latenessReport is the summary of the open model's start lateness.
 type latenessReport struct {
 	Starts      int64   `json:"starts"`

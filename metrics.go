@@ -27,6 +27,8 @@ type metricsSource struct {
 	state func() string
 	// refresh, when set, folds the latest records into stats before a scrape.
 	refresh func()
+	// arrival, when set, returns the open model's executor, or nil.
+	arrival func() *arrivalExecutor
 }
 
 // metricsCollector is a prometheus.Collector over a run's cumulative
@@ -40,6 +42,8 @@ type metricsCollector struct {
 	current  *prometheus.Desc
 	users    *prometheus.Desc
 	state    *prometheus.Desc
+	lateness *prometheus.Desc
+	waited   *prometheus.Desc
 }
 
 func newMetricsCollector(source metricsSource) *metricsCollector {
@@ -52,6 +56,8 @@ func newMetricsCollector(source metricsSource) *metricsCollector {
 		current:  prometheus.NewDesc("boomer_current_rps", "Requests per second over Locust's current window: the per-second counts from 12 s to 2 s before the last request.", labels, nil),
 		users:    prometheus.NewDesc("boomer_users", "Users running now; tasks in flight in the open model.", nil, nil),
 		state:    prometheus.NewDesc("boomer_state", "1 for the run's current state, 0 for the others.", []string{"state"}, nil),
+		lateness: prometheus.NewDesc("boomer_open_model_start_lateness_seconds", "Time from each scheduled task start of the open model to its actual start.", nil, nil),
+		waited:   prometheus.NewDesc("boomer_open_model_starts_waited_total", "Task starts of the open model that waited for a free slot under --max-in-flight.", nil, nil),
 	}
 }
 
@@ -71,6 +77,13 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			value = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, value, s)
+	}
+	if c.source.arrival != nil {
+		if a := c.source.arrival(); a != nil {
+			count, sum, quantiles := a.latenessSummary()
+			ch <- prometheus.MustNewConstSummary(c.lateness, count, sum, quantiles)
+			ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, float64(a.late.Load()))
+		}
 	}
 	stats := c.source.stats()
 	if stats == nil {
@@ -155,6 +168,7 @@ func (r *standaloneRun) metricsSource() metricsSource {
 		users:   r.users,
 		state:   func() string { return r.state.Load().(string) },
 		refresh: r.fold,
+		arrival: func() *arrivalExecutor { return r.arrival },
 	}
 }
 

@@ -186,3 +186,31 @@ func TestWorkerMetricsMatchMaster(t *testing.T) {
 	require.True(t, ok, "no GET /w row in %v", rows)
 	assert.Equal(t, int64(limit), row.RequestCount, "the master's count equals the worker's metrics")
 }
+
+func TestMetricsReportOpenModelLateness(t *testing.T) {
+	t.Parallel()
+	server, _ := okServer(t)
+	b := newStandalone(t, io.Discard, func(c *Config) {
+		c.ArrivalRate = 50
+		c.MaxInFlight = 10
+		c.RunTime = 3 * time.Second
+		c.MetricsAddr = "127.0.0.1:0"
+	}, WithTasks(getTask(newTestClient(), server.URL+"/", "/open", nil)))
+	done := make(chan error, 1)
+	go func() { done <- b.Run(context.Background()) }()
+	addr := waitMetricsAddr(t, b)
+	time.Sleep(1500 * time.Millisecond)
+
+	families := scrapeMetrics(t, addr)
+	family, ok := families["boomer_open_model_start_lateness_seconds"]
+	require.True(t, ok, "no lateness summary")
+	summary := family.GetMetric()[0].GetSummary()
+	assert.Greater(t, summary.GetSampleCount(), uint64(40), "starts in 1.5 s at 50/s")
+	assert.Len(t, summary.GetQuantile(), 3)
+	assert.GreaterOrEqual(t, summary.GetSampleSum(), 0.0)
+	_, ok = families["boomer_open_model_starts_waited_total"]
+	assert.True(t, ok, "no waited counter")
+	requests := metricValue(t, families, "boomer_requests_total", map[string]string{"name": "/open"})
+	assert.Greater(t, requests, 40.0, "requests in 1.5 s at 50/s")
+	require.NoError(t, <-done)
+}
