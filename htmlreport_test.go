@@ -61,7 +61,7 @@ func TestHTMLReportDrawsChartsInChromium(t *testing.T) {
 	skipIfShort(t)
 	chromium := findChromium(t)
 	server, _ := okServer(t)
-	failing := okFailingServer(t)
+	failing := statusServerURL(t, http.StatusInternalServerError)
 	client := newTestClient()
 	ok := getTask(client, server.URL+"/", "/ok", nil)
 	fail := getTask(client, failing+"/", "/fail", nil)
@@ -115,13 +115,9 @@ func TestHTMLReportDrawsChartsInChromium(t *testing.T) {
 	}
 }
 
-// okFailingServer returns the URL of a server on 127.0.0.1 that answers 500.
-func okFailingServer(t *testing.T) string {
-	server := newStatusServer(t, http.StatusInternalServerError)
-	return server
-}
-
-func newStatusServer(t *testing.T, code int) string {
+// statusServerURL returns the URL of a server on 127.0.0.1 that responds
+// with code to every request.
+func statusServerURL(t *testing.T, code int) string {
 	t.Helper()
 	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(code), code)
