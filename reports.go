@@ -52,6 +52,32 @@ func (r *standaloneRun) writeFiles() error {
 	return errors.Join(errs...)
 }
 
+// checkReportPaths creates the report files a run will write, so that a
+// missing directory fails the run at its start rather than at its end.
+func checkReportPaths(cfg Config) error {
+	type file struct{ flag, path string }
+	var files []file
+	if cfg.CSVPrefix != "" {
+		for _, suffix := range []string{"_stats.csv", "_failures.csv", "_exceptions.csv", "_stats_history.csv"} {
+			files = append(files, file{"--csv", cfg.CSVPrefix + suffix})
+		}
+	}
+	if cfg.JSONFile != "" {
+		files = append(files, file{"--json", cfg.JSONFile})
+	}
+	if cfg.HTMLFile != "" {
+		files = append(files, file{"--html", cfg.HTMLFile})
+	}
+	for _, f := range files {
+		handle, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("invalid %s: cannot write %s: %w; check that the directory exists and is writable", f.flag, f.path, err)
+		}
+		handle.Close()
+	}
+	return nil
+}
+
 func writeCSV(path string, records [][]string) error {
 	f, err := os.Create(path)
 	if err != nil {

@@ -97,6 +97,9 @@ type standaloneRun struct {
 // prints the summary and writes the requested files. It returns nil, a
 // *FailedRequestsError when a request failed, or an error writing a file.
 func (b *Boomer) runStandalone(ctx context.Context) error {
+	if err := checkReportPaths(b.cfg); err != nil {
+		return err
+	}
 	r := newStandaloneRun(b)
 	b.standalone.Store(r)
 	defer b.standalone.Store(nil)
