@@ -299,3 +299,47 @@ func TestOpenModelKeepsArrivalRateWhileTargetStalls(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkerRateLimitRestartsPerTest(t *testing.T) {
+	skipIfShort(t)
+	server := locusttest.NewCountingServer(t)
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{Locustfile: "examples/locustfile.py"})
+	recorder := &startRecorder{}
+	get := httpTask("get", server.URL+"/limited", "/limited")
+	task := &Task{Name: "get", Weight: 1, Run: func(u *User) {
+		recorder.add()
+		get.Run(u)
+	}}
+	const limit = 100.0
+	cfg := DefaultConfig()
+	cfg.MasterHost = "127.0.0.1"
+	cfg.MasterPort = master.Port
+	cfg.MaxRPS = limit
+	cfg.MaxRPSRamp = time.Second
+	startClassWorker(t, master.Port, WithConfig(cfg), WithTasks(task))
+	waitStats(t, master, "the worker to be ready", func(s *locusttest.StatsJSON) bool {
+		return s.WorkerCount == 1 && len(s.Workers) == 1 && s.Workers[0].State == "ready"
+	})
+
+	for test := 1; test <= 2; test++ {
+		require.NoError(t, master.Swarm(50, 50, ""))
+		waitStats(t, master, "50 users", func(s *locusttest.StatsJSON) bool {
+			return s.UserCount == 50 && workerUsers(s) == 50
+		})
+		started := time.Now()
+		time.Sleep(5 * time.Second)
+		// After the 1 s ramp the rate holds at the limit.
+		from, to := started.Add(1500*time.Millisecond), started.Add(4500*time.Millisecond)
+		rate := float64(countBetween(recorder.snapshot(), from, to)) / to.Sub(from).Seconds()
+		t.Logf("test %d: %.1f task starts per second", test, rate)
+		assert.InDelta(t, limit, rate, limit*0.05, "test %d: rate with 50 users and --max-rps %g", test, limit)
+
+		require.NoError(t, master.Stop())
+		waitStats(t, master, "the worker to be ready after the stop", func(s *locusttest.StatsJSON) bool {
+			return s.State == "stopped" && len(s.Workers) == 1 && s.Workers[0].State == "ready"
+		})
+		stoppedAt := time.Now()
+		time.Sleep(500 * time.Millisecond)
+		assert.Zero(t, countBetween(recorder.snapshot(), stoppedAt, time.Now()), "no task starts between tests")
+	}
+}
