@@ -140,12 +140,19 @@ func (c *Config) validateLoadControl() error {
 // Locust 2.47.0): hours, minutes and seconds, each optional, in that order.
 var timespanPattern = regexp.MustCompile(`^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
 
+// maxTimespan is the longest time span accepted, far beyond any test and
+// within what a time.Duration holds.
+const maxTimespan = 100 * 365 * 24 * time.Hour
+
 // parseTimespan parses a time span as Locust's --run-time does: "90" is
 // 90 seconds, and "1h30m", "10m" and "90s" combine hours, minutes and
 // seconds.
 func parseTimespan(value string) (time.Duration, error) {
 	value = strings.TrimSpace(value)
 	if seconds, err := strconv.ParseUint(value, 10, 32); err == nil {
+		if time.Duration(seconds)*time.Second > maxTimespan {
+			return 0, fmt.Errorf("invalid time span %q: use at most %s", value, maxTimespan)
+		}
 		return time.Duration(seconds) * time.Second, nil
 	}
 	parts := timespanPattern.FindStringSubmatch(value)
@@ -158,8 +165,8 @@ func parseTimespan(value string) (time.Duration, error) {
 			continue
 		}
 		n, err := strconv.ParseUint(parts[i+1], 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("invalid time span %q: %s is too large", value, parts[i+1])
+		if err != nil || n > uint64(maxTimespan/unit) || total > maxTimespan-time.Duration(n)*unit {
+			return 0, fmt.Errorf("invalid time span %q: use at most %s", value, maxTimespan)
 		}
 		total += time.Duration(n) * unit
 	}

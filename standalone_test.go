@@ -427,7 +427,7 @@ func TestParseTimespan(t *testing.T) {
 		require.NoError(t, err, value)
 		assert.Equal(t, want, got, value)
 	}
-	for _, bad := range []string{"", "1.5m", "m", "10x", "1m1h", "-5"} {
+	for _, bad := range []string{"", "1.5m", "m", "10x", "1m1h", "-5", "4294967295h", "876001h", "99999999999"} {
 		_, err := parseTimespan(bad)
 		assert.Error(t, err, "%q", bad)
 	}
@@ -586,4 +586,24 @@ func TestStandaloneRejectsUnwritableReport(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "invalid --html: cannot write "+missing)
 	assert.Zero(t, runs.Load(), "the run fails before any task")
+}
+
+// FuzzParseTimespan checks that any --run-time value either parses to a
+// non-negative time or fails with an error that quotes it.
+func FuzzParseTimespan(f *testing.F) {
+	for _, seed := range []string{"90", "90s", "10m", "1h30m", "1h2m3s", "", "1.5m", "-5", "99999999999h"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		d, err := parseTimespan(value)
+		if err != nil {
+			if !strings.Contains(err.Error(), strconv.Quote(strings.TrimSpace(value))) {
+				t.Errorf("error %q does not quote the value %q", err, value)
+			}
+			return
+		}
+		if d < 0 {
+			t.Errorf("parseTimespan(%q) = %s, a negative time", value, d)
+		}
+	})
 }
