@@ -25,11 +25,13 @@ const arrivalMixLength = 1000
 // stops. NOTE: the class's OnStart and OnStop do not run in the open model,
 // and User.State starts empty for every task.
 type arrivalExecutor struct {
-	run         *standaloneRun
+	b           *Boomer
+	runTask     func(u *User, task *Task)
 	rate        float64
 	maxInFlight int
-	// classOrder is the class of each start, cycled.
-	classOrder []string
+	// classOrder holds the class of each start, cycled. While it is empty,
+	// no task starts.
+	classOrder atomic.Pointer[[]*classRuntime]
 
 	slots   chan struct{}
 	running atomic.Int64
@@ -47,16 +49,26 @@ type arrivalExecutor struct {
 	lateness *hdrhistogram.Histogram
 }
 
-func newArrivalExecutor(run *standaloneRun, rate float64, maxInFlight int) *arrivalExecutor {
-	return &arrivalExecutor{
-		run:         run,
+func newArrivalExecutor(b *Boomer, runTask func(*User, *Task), rate float64, maxInFlight int) *arrivalExecutor {
+	a := &arrivalExecutor{
+		b:           b,
+		runTask:     runTask,
 		rate:        rate,
 		maxInFlight: maxInFlight,
 		slots:       make(chan struct{}, maxInFlight),
 		lateness:    newHistogram(),
 	}
+	a.setClasses(nil)
+	return a
 }
 
+// setClasses sets the mix of classes of the next starts: each start takes
+// the next class of order, cycled.
+func (a *arrivalExecutor) setClasses(order []*classRuntime) {
+	a.classOrder.Store(&order)
+}
+
+// start begins a test. It must not be called again before stop.
 func (a *arrivalExecutor) start() {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.done = make(chan struct{})
@@ -67,9 +79,13 @@ func (a *arrivalExecutor) start() {
 }
 
 // stop ends the schedule and cancels the tasks in flight, waiting at most
-// minStopGrace for them.
-func (a *arrivalExecutor) stop() {
+// grace for them. It does nothing when no test runs.
+func (a *arrivalExecutor) stop(grace time.Duration) {
+	if a.cancel == nil {
+		return
+	}
 	a.cancel()
+	a.cancel = nil
 	<-a.done
 	finished := make(chan struct{})
 	go func() {
@@ -78,7 +94,7 @@ func (a *arrivalExecutor) stop() {
 	}()
 	select {
 	case <-finished:
-	case <-time.After(minStopGrace):
+	case <-time.After(grace):
 	}
 }
 
@@ -98,6 +114,12 @@ func (a *arrivalExecutor) schedule() {
 				return
 			}
 		}
+		order := *a.classOrder.Load()
+		if len(order) == 0 {
+			// No class has users in the latest spawn: this start is skipped.
+			continue
+		}
+		class := order[i%int64(len(order))]
 		select {
 		case a.slots <- struct{}{}:
 		default:
@@ -112,7 +134,7 @@ func (a *arrivalExecutor) schedule() {
 		a.started.Add(1)
 		a.running.Add(1)
 		a.tasks.Add(1)
-		go a.runOne()
+		go a.runOne(class)
 	}
 }
 
@@ -122,19 +144,13 @@ func (a *arrivalExecutor) recordLateness(d time.Duration) {
 	_ = a.lateness.RecordValue(min(max(d.Microseconds(), 0), histogramMaxMicros))
 }
 
-// runOne runs one task, picked by weight from a class picked by the spawn
-// order, with a user of its own.
-func (a *arrivalExecutor) runOne() {
+// runOne runs one task of the class, picked by weight, with a user of its
+// own.
+func (a *arrivalExecutor) runOne(class *classRuntime) {
 	defer a.tasks.Done()
 	defer a.running.Add(-1)
 	defer func() { <-a.slots }()
 
-	order := a.classOrder
-	className := standaloneClassName
-	if len(order) > 0 {
-		className = order[int(a.started.Load())%len(order)]
-	}
-	class := a.run.classes[className]
 	picker := class.picker.Load()
 	if picker == nil || picker.empty() {
 		return
@@ -143,7 +159,7 @@ func (a *arrivalExecutor) runOne() {
 	defer cancel()
 	u := &User{
 		class:    class,
-		b:        a.run.b,
+		b:        a.b,
 		cancel:   cancel,
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -155,7 +171,7 @@ func (a *arrivalExecutor) runOne() {
 		picker = sub
 		task = picker.pick()
 	}
-	a.run.runTask(u, task)
+	a.runTask(u, task)
 }
 
 func (a *arrivalExecutor) inFlight() int64 {

@@ -90,9 +90,11 @@ type Config struct {
 	// MaxRPSRamp raises the rate limit linearly from zero to its target
 	// over this time at the start of each test.
 	MaxRPSRamp time.Duration
-	// ArrivalRate, when above zero, runs a standalone test in the open
-	// model: tasks start at this rate per second whatever their latency,
-	// with at most MaxInFlight running at once, in place of Users.
+	// ArrivalRate, when above zero, runs the open model in place of users:
+	// tasks start at this rate per second whatever their latency, with at
+	// most MaxInFlight running at once. A worker starts tasks of the
+	// classes the master names, in proportion to their user counts, and
+	// reports no users.
 	ArrivalRate float64
 	MaxInFlight int
 	// MetricsAddr, when set, serves Prometheus metrics at

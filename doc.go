@@ -33,12 +33,12 @@
 // without a master, with Locust's flags: -u users, -r spawn rate, -t run
 // time, --iterations per user, --csv, --json and --html reports, and
 // --exit-code-on-error. It prints a live table on a terminal and a summary
-// with HDR percentiles at the end. --arrival-rate runs the open model,
-// which starts tasks at a fixed rate and reports how late each start was.
+// with HDR percentiles at the end.
 //
 // In both modes, --max-rps and --global-max-rps limit the task start rate,
-// evenly spaced, with an optional ramp (--max-rps-ramp), and --metrics-addr
-// serves Prometheus metrics.
+// evenly spaced, with an optional ramp (--max-rps-ramp); --arrival-rate
+// runs the open model, which starts tasks at a fixed rate and records how
+// late each start was; and --metrics-addr serves Prometheus metrics.
 //
 // The master needs a locustfile whose User class names are the classes it
 // dispatches; examples/locustfile.py has one class. With plain tasks, every

@@ -181,7 +181,13 @@ func (w *worker) metricsSource() metricsSource {
 	}
 	return metricsSource{
 		stats: w.b.runStats.Load,
-		users: func() int64 { return sumCounts(w.users.counts()) },
-		state: w.protocolState,
+		users: func() int64 {
+			if w.arrival != nil {
+				return w.arrival.inFlight()
+			}
+			return sumCounts(w.users.counts())
+		},
+		state:   w.protocolState,
+		arrival: func() *arrivalExecutor { return w.arrival },
 	}
 }

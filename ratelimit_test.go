@@ -343,3 +343,47 @@ func TestWorkerRateLimitRestartsPerTest(t *testing.T) {
 		assert.Zero(t, countBetween(recorder.snapshot(), stoppedAt, time.Now()), "no task starts between tests")
 	}
 }
+
+func TestWorkerOpenModelUnderMaster(t *testing.T) {
+	skipIfShort(t)
+	server := locusttest.NewCountingServer(t)
+	master := locusttest.StartMaster(t, locusttest.MasterOptions{
+		Locustfile: "examples/locustfile.py",
+		Headless:   true,
+		Users:      5,
+		SpawnRate:  5,
+		RunTime:    "10s",
+	})
+	recorder := &startRecorder{}
+	get := httpTask("get", server.URL+"/open", "/open")
+	task := &Task{Name: "get", Weight: 1, Run: func(u *User) {
+		recorder.add()
+		get.Run(u)
+	}}
+	const arrivalRate = 50.0
+	cfg := DefaultConfig()
+	cfg.MasterHost = "127.0.0.1"
+	cfg.MasterPort = master.Port
+	cfg.ArrivalRate = arrivalRate
+	cfg.MaxInFlight = 20
+	startClassWorker(t, master.Port, WithConfig(cfg), WithTasks(task))
+
+	code, err := master.Wait(60 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 0, code, "master exit code; log:\n%s", master.Log())
+
+	starts := recorder.snapshot()
+	require.NotEmpty(t, starts, "the open model started no task")
+	from, to := starts[0].Add(time.Second), starts[0].Add(8*time.Second)
+	rate := float64(countBetween(starts, from, to)) / to.Sub(from).Seconds()
+	t.Logf("%d task starts, %.1f per second in the steady window", len(starts), rate)
+	assert.InDelta(t, arrivalRate, rate, arrivalRate*0.05, "open model rate under the master")
+
+	rows, err := master.StatsCSV()
+	require.NoError(t, err)
+	row, ok := locusttest.FindStatsRow(rows, "GET", "/open")
+	require.True(t, ok, "no GET /open row in %v", rows)
+	received := server.CountPath("/open")
+	assert.LessOrEqual(t, row.RequestCount, received, "the master counted requests the server never saw")
+	assert.GreaterOrEqual(t, row.RequestCount, received-int64(cfg.MaxInFlight), "more requests lost than tasks in flight at quit")
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,8 @@ type worker struct {
 	// current test, from its spawn options.
 	limiter     *taskLimiter
 	workerCount int64
+	// arrival runs the open model when ArrivalRate is set; nil otherwise.
+	arrival *arrivalExecutor
 }
 
 func newWorker(b *Boomer) (*worker, error) {
@@ -127,6 +130,9 @@ func newWorker(b *Boomer) (*worker, error) {
 	if b.cfg.MaxRPS > 0 || b.cfg.GlobalMaxRPS > 0 {
 		w.limiter = newTaskLimiter()
 		w.users.limiter = w.limiter
+	}
+	if b.cfg.ArrivalRate > 0 {
+		w.arrival = newArrivalExecutor(b, w.runTask, b.cfg.ArrivalRate, b.cfg.MaxInFlight)
 	}
 	w.state.Store(stateReady)
 	return w, nil
@@ -512,11 +518,54 @@ func (w *worker) handleSpawn(data any) {
 		w.limiter.setTarget(w.rateTarget())
 	}
 	w.setState(stateSpawning)
-	counts, unknown := w.users.setTargets(spawn.targets, spawn.stopTimeout)
+	var counts map[string]int64
+	var unknown []string
+	if w.arrival != nil {
+		counts, unknown = w.setArrivalMix(spawn.targets)
+	} else {
+		counts, unknown = w.users.setTargets(spawn.targets, spawn.stopTimeout)
+	}
 	w.reportUnknownClasses(unknown)
 	w.send(encodeSpawningComplete(w.b.nodeID, counts))
 	w.setState(stateRunning)
 	w.log.Debug("spawn applied", "user_classes_count", counts)
+}
+
+// setArrivalMix makes the open model start tasks of the classes in targets,
+// in proportion to their user counts. It returns the users to report, zero
+// for every class because the open model runs no users, and the classes
+// the worker does not have.
+func (w *worker) setArrivalMix(targets map[string]int64) (map[string]int64, []string) {
+	names := make([]string, 0, len(targets))
+	for name := range targets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	counts := make(map[string]int64, len(targets))
+	var unknown []string
+	var weighted []*UserClass
+	runtimes := make(map[string]*classRuntime)
+	for _, name := range names {
+		counts[name] = 0
+		if targets[name] <= 0 {
+			continue
+		}
+		class := w.resolveClass(name)
+		if class == nil {
+			unknown = append(unknown, name)
+			continue
+		}
+		runtimes[name] = class
+		weighted = append(weighted, &UserClass{Name: name, Weight: int(min(targets[name], math.MaxInt32))})
+	}
+	var order []*classRuntime
+	if len(weighted) > 0 {
+		for _, name := range spawnOrder(weighted, arrivalMixLength) {
+			order = append(order, runtimes[name])
+		}
+	}
+	w.arrival.setClasses(order)
+	return counts, unknown
 }
 
 // startTest prepares a new test: it compiles the user classes with the
@@ -528,6 +577,10 @@ func (w *worker) startTest(spawn spawnMessage) {
 	clear(w.unknownClasses)
 	w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host, "stop_timeout", spawn.stopTimeout)
 	w.compileClasses(spawn.options)
+	if w.arrival != nil {
+		w.arrival.start()
+		w.log.Info("open model started", "tasks_per_second", w.arrival.rate, "max_in_flight", w.arrival.maxInFlight)
+	}
 	if w.limiter != nil {
 		w.updateWorkerCount(spawn.options)
 		target := w.rateTarget()
@@ -552,6 +605,9 @@ func (w *worker) endTest() {
 	w.testRunning = false
 	if w.limiter != nil {
 		w.limiter.stop()
+	}
+	if w.arrival != nil {
+		w.arrival.stop(minStopGrace)
 	}
 	info := w.b.Test()
 	for _, hook := range w.b.onTestStop {
@@ -662,6 +718,10 @@ func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	loops.Wait()
 	if left := w.users.stopAll(0, quitGrace); left > 0 {
 		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)
+	}
+	if w.arrival != nil {
+		// The open model's tasks get the same grace before the last report.
+		w.arrival.stop(quitGrace)
 	}
 	w.report()
 	w.endTest()

@@ -151,10 +151,14 @@ func newStandaloneRun(b *Boomer) *standaloneRun {
 		r.pool.limiter = r.limiter
 	}
 	if b.cfg.ArrivalRate > 0 {
-		r.arrival = newArrivalExecutor(r, b.cfg.ArrivalRate, b.cfg.MaxInFlight)
+		r.arrival = newArrivalExecutor(b, r.runTask, b.cfg.ArrivalRate, b.cfg.MaxInFlight)
 		// The open model has no users; the order only sets the mix of
 		// classes over the tasks it starts.
-		r.arrival.classOrder = spawnOrder(classes, arrivalMixLength)
+		var order []*classRuntime
+		for _, name := range spawnOrder(classes, arrivalMixLength) {
+			order = append(order, r.classes[name])
+		}
+		r.arrival.setClasses(order)
 	}
 	r.state.Store(stateReady)
 	return r
@@ -321,7 +325,7 @@ func (r *standaloneRun) nextSpawnIn(interval time.Duration) time.Duration {
 func (r *standaloneRun) stop() {
 	r.state.Store(stateStopping)
 	if r.arrival != nil {
-		r.arrival.stop()
+		r.arrival.stop(minStopGrace)
 	}
 	if left := r.pool.stopAll(0, minStopGrace); left > 0 {
 		r.log.Warn("users still inside a task after the stop grace; their later requests are not in the report", "users", left, "grace", minStopGrace)

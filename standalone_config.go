@@ -51,7 +51,7 @@ func (c *Config) registerStandaloneFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxRPSRamp, "max-rps-ramp", c.MaxRPSRamp,
 		"raise the task rate limit from 0 to its target over this time at the start of each test, such as 30s")
 	fs.Var(&nonNegativeFloat{target: &c.ArrivalRate, flag: "--arrival-rate"}, "arrival-rate",
-		"open model of a standalone run: tasks started per second whatever their latency, in place of --users")
+		"open model: tasks started per second in this process whatever their latency, in place of users")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight,
 		"most tasks running at once with --arrival-rate")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr,
@@ -63,9 +63,6 @@ func (c *Config) validateStandalone() error {
 	if c.ArrivalRate > 0 {
 		if c.Iterations > 0 {
 			return fmt.Errorf("--iterations %d counts tasks per user and does not apply to --arrival-rate: bound the run with --run-time", c.Iterations)
-		}
-		if c.MaxInFlight < 1 {
-			return fmt.Errorf("invalid --max-in-flight %d: use 1 or more", c.MaxInFlight)
 		}
 		if c.RunTime <= 0 {
 			return fmt.Errorf("--arrival-rate %g needs --run-time: an open-model run has no users that end by themselves", c.ArrivalRate)
@@ -91,14 +88,13 @@ func (c *Config) validateStandalone() error {
 // rejectStandaloneOnly reports standalone settings given to a worker.
 func (c *Config) rejectStandaloneOnly() error {
 	set := map[string]bool{
-		"--csv":          c.CSVPrefix != "",
-		"--json":         c.JSONFile != "",
-		"--html":         c.HTMLFile != "",
-		"--iterations":   c.Iterations != 0,
-		"--run-time":     c.RunTime != 0,
-		"--arrival-rate": c.ArrivalRate != 0,
+		"--csv":        c.CSVPrefix != "",
+		"--json":       c.JSONFile != "",
+		"--html":       c.HTMLFile != "",
+		"--iterations": c.Iterations != 0,
+		"--run-time":   c.RunTime != 0,
 	}
-	for _, name := range []string{"--csv", "--json", "--html", "--iterations", "--run-time", "--arrival-rate"} {
+	for _, name := range []string{"--csv", "--json", "--html", "--iterations", "--run-time"} {
 		if set[name] {
 			return fmt.Errorf("%s applies only to standalone runs: add --standalone, or set it on the master when running as a worker", name)
 		}
@@ -121,6 +117,9 @@ func (c *Config) validateLoadControl() error {
 	}
 	if c.ArrivalRate > 0 && (c.MaxRPS > 0 || c.GlobalMaxRPS > 0) {
 		return errors.New("--arrival-rate sets the task rate itself: leave out --max-rps and --global-max-rps")
+	}
+	if c.ArrivalRate > 0 && c.MaxInFlight < 1 {
+		return fmt.Errorf("invalid --max-in-flight %d: use 1 or more", c.MaxInFlight)
 	}
 	if c.MaxRPSRamp < 0 {
 		return fmt.Errorf("invalid --max-rps-ramp %s: use 0 or a positive time such as 30s", c.MaxRPSRamp)
