@@ -102,8 +102,10 @@ func (a *arrivalExecutor) stop(grace time.Duration) {
 func (a *arrivalExecutor) schedule() {
 	interval := float64(time.Second) / a.rate
 	begin := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	// The timer starts stopped, so its channel holds no tick before the
+	// first Reset.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for i := int64(0); ; i++ {
 		scheduled := begin.Add(time.Duration(float64(i) * interval))
 		if wait := time.Until(scheduled); wait > 0 {
