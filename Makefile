@@ -124,7 +124,7 @@ demo: deps
 
 # The fuzzers of the root package, one after the other, FUZZTIME each.
 fuzz:
-	@for target in FuzzDecodeMessage FuzzParseSpawn FuzzMessageOrder; do \
+	@for target in FuzzDecodeMessage FuzzParseSpawn FuzzMessageOrder FuzzParseTimespan; do \
 		echo "fuzz: $$target for $(FUZZTIME)"; \
 		$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) . || exit 1; \
 	done

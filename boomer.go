@@ -52,8 +52,21 @@ type Boomer struct {
 	newTransport  transportFactory
 	stats         *statsCollector
 
+	// liveConsole makes a standalone run print its live table; New sets it
+	// when stdout is a terminal.
+	liveConsole bool
+	// runStats holds the cumulative statistics of the worker's run for the
+	// metrics endpoint; nil without one.
+	runStats atomic.Pointer[runStats]
+	// metricsAddr is the address the metrics endpoint listens on, or "".
+	metricsAddr atomic.Value
+
 	// session is the worker of the active Run, for tests.
 	session atomic.Pointer[worker]
+	// standalone is the active standalone run, and lastStandalone the
+	// latest, for tests.
+	standalone     atomic.Pointer[standaloneRun]
+	lastStandalone *standaloneRun
 	// test is the current test's information from the master.
 	test atomic.Pointer[TestInfo]
 }
@@ -182,6 +195,9 @@ func New(opts ...Option) (*Boomer, error) {
 	}
 	b.log = b.log.With("node_id", b.nodeID)
 	b.stats = newStatsCollector(time.Now)
+	if f, ok := b.stdout.(*os.File); ok && isTerminal(f) {
+		b.liveConsole = true
+	}
 	return b, nil
 }
 
@@ -273,6 +289,11 @@ func durationMillis(d time.Duration) float64 {
 // it instead runs those tasks once each without a master and returns nil
 // when they are done.
 //
+// With Config.Standalone set it runs the test without a master until its
+// run time ends, every user ran its iterations, or SIGINT, SIGTERM or ctx
+// ends it. It prints the summary, writes the requested reports, and returns
+// nil, a *FailedRequestsError when a request failed, or a failure.
+//
 // While Run is active, the package-level RecordSuccess, RecordFailure and
 // Events.Publish record into this Boomer.
 func (b *Boomer) Run(ctx context.Context) error {
@@ -297,12 +318,20 @@ func (b *Boomer) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if b.cfg.Standalone {
+		return b.runStandalone(ctx)
+	}
 	w, err := newWorker(b)
 	if err != nil {
 		return err
 	}
 	b.session.Store(w)
 	defer b.session.Store(nil)
+	stopMetrics, err := b.startMetrics(w.metricsSource())
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	return w.run(ctx)
 }
 
@@ -345,6 +374,8 @@ func Now() int64 {
 // flag.CommandLine (see Config.RegisterFlags), parses the command line, and
 // runs the tasks until the master sends quit or the process receives SIGINT
 // or SIGTERM. Invalid flags or tasks print an error and exit with status 2.
+// After a standalone run (--standalone) it returns, or exits with the status
+// of --exit-code-on-error when a request failed.
 func Run(tasks ...*Task) {
 	cfg := DefaultConfig()
 	if flag.CommandLine.Lookup("master-host") == nil {
@@ -362,7 +393,11 @@ func Run(tasks ...*Task) {
 		os.Exit(2)
 	}
 	err = b.Run(context.Background())
+	var failed *FailedRequestsError
 	switch {
+	case cfg.Standalone && errors.As(err, &failed):
+		os.Exit(failed.ExitCode)
+	case cfg.Standalone && err == nil:
 	case len(cfg.RunTasks) > 0 && err != nil:
 		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
 		os.Exit(1)

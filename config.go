@@ -62,6 +62,56 @@ type Config struct {
 	// is left for the final report and quit to leave.
 	ShutdownTimeout time.Duration
 
+	// Standalone runs the test without a master: Users users ramp up at
+	// SpawnRate per second and the test ends after RunTime, or when every
+	// user ran Iterations tasks.
+	Standalone bool
+	// Users is the number of concurrent users of a standalone run.
+	Users int
+	// SpawnRate is how many users a standalone run starts per second.
+	SpawnRate float64
+	// RunTime ends a standalone run. Without it the run ends when every user
+	// ended (after its Iterations, for example), or on SIGINT or SIGTERM.
+	RunTime time.Duration
+	// Iterations, when above zero, is how many tasks each user runs before
+	// it stops.
+	Iterations int
+	// Host is the target host that tasks read with User.Host in a
+	// standalone run, as locust --host sets it.
+	Host string
+	// CSVPrefix, when set, makes a standalone run write Locust's CSV files
+	// PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_exceptions.csv and
+	// PREFIX_stats_history.csv.
+	CSVPrefix string
+	// JSONFile and HTMLFile, when set, receive the JSON and HTML reports of
+	// a standalone run.
+	JSONFile string
+	HTMLFile string
+	// ExitCodeOnError is the exit status of boomer.Run after a standalone
+	// run in which a request failed.
+	ExitCodeOnError int
+
+	// MaxRPS, when above zero, limits how many tasks start per second,
+	// evenly spaced, in this process.
+	MaxRPS float64
+	// GlobalMaxRPS, when above zero, is a task rate shared by all the
+	// master's workers: each takes its share from its worker index and the
+	// master's --expect-workers. In a standalone run it acts as MaxRPS.
+	GlobalMaxRPS float64
+	// MaxRPSRamp raises the rate limit linearly from zero to its target
+	// over this time at the start of each test.
+	MaxRPSRamp time.Duration
+	// ArrivalRate, when above zero, runs the open model in place of users:
+	// tasks start at this rate per second whatever their latency, with at
+	// most MaxInFlight running at once. A worker starts tasks of the
+	// classes the master names, in proportion to their user counts, and
+	// reports no users.
+	ArrivalRate float64
+	MaxInFlight int
+	// MetricsAddr, when set, serves Prometheus metrics at
+	// http://MetricsAddr/metrics.
+	MetricsAddr string
+
 	rpc    string
 	envErr error
 }
@@ -75,6 +125,10 @@ func DefaultConfig() Config {
 		MasterPort:      DefaultMasterPort,
 		MasterTimeout:   DefaultMasterTimeout,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		Users:           1,
+		SpawnRate:       1,
+		ExitCodeOnError: DefaultExitCodeOnError,
+		MaxInFlight:     DefaultMaxInFlight,
 		rpc:             rpcZeroMQ,
 	}
 	if host := os.Getenv(EnvMasterHost); host != "" {
@@ -92,8 +146,13 @@ func DefaultConfig() Config {
 }
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
-// defaults; parsing fs writes into c. The flags are --master-host,
-// --master-port, --master-timeout, --shutdown-timeout, --run-tasks and --rpc.
+// defaults; parsing fs writes into c. The worker flags are --master-host,
+// --master-port, --master-timeout, --shutdown-timeout, --run-tasks and
+// --rpc. The standalone
+// flags are --standalone, -u/--users, -r/--spawn-rate, -t/--run-time,
+// --iterations, --host, --csv, --json, --html, --exit-code-on-error,
+// --arrival-rate and --max-in-flight. The load control flags of both modes
+// are --max-rps, --global-max-rps, --max-rps-ramp and --metrics-addr.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
@@ -114,13 +173,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.rpc = value
 		return nil
 	})
+	c.registerStandaloneFlags(fs)
 }
 
 // Validate reports the first invalid setting, naming the value and the fix.
 func (c *Config) Validate() error {
+	if err := c.validateLoadControl(); err != nil {
+		return err
+	}
 	if len(c.RunTasks) > 0 {
+		if c.Standalone {
+			return errors.New("--run-tasks and --standalone were both given: --run-tasks runs tasks once for debugging; leave out one of them")
+		}
 		// --run-tasks needs no master, so the master settings do not matter.
 		return nil
+	}
+	if c.Standalone {
+		return c.validateStandalone()
+	}
+	if err := c.rejectStandaloneOnly(); err != nil {
+		return err
 	}
 	if c.envErr != nil {
 		return c.envErr

@@ -27,6 +27,19 @@
 // sends quit or the process receives SIGINT or SIGTERM. Programs that want
 // no package-level state use New and (*Boomer).Run with a context instead.
 //
+// # Standalone runs
+//
+// With --standalone (Config.Standalone) the same program runs a test
+// without a master, with Locust's flags: -u users, -r spawn rate, -t run
+// time, --iterations per user, --csv, --json and --html reports, and
+// --exit-code-on-error. It prints a live table on a terminal and a summary
+// with HDR percentiles at the end.
+//
+// In both modes, --max-rps and --global-max-rps limit the task start rate,
+// evenly spaced, with an optional ramp (--max-rps-ramp); --arrival-rate
+// runs the open model, which starts tasks at a fixed rate and records how
+// late each start was; and --metrics-addr serves Prometheus metrics.
+//
 // The master needs a locustfile whose User class names are the classes it
 // dispatches; examples/locustfile.py has one class. With plain tasks, every
 // class runs the worker's tasks, and the worker reports the users it runs

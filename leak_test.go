@@ -82,3 +82,51 @@ func TestRunCyclesDoNotLeak(t *testing.T) {
 		t.Errorf("file descriptors: %d after 100 cycles, %d before", n, baseFDs)
 	}
 }
+
+func TestStandaloneCyclesDoNotLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("40 standalone runs; skipped with -short")
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	task := &Task{Name: "t", Weight: 1, Run: func(u *User) {
+		u.RecordSuccess("step", "t", time.Millisecond, 1)
+	}}
+	runCycle := func(configure func(*Config)) {
+		cfg := DefaultConfig()
+		cfg.Standalone = true
+		cfg.MetricsAddr = "127.0.0.1:0"
+		configure(&cfg)
+		b, err := New(WithConfig(cfg), WithSignalHandling(false), WithLogger(quiet), WithTasks(task))
+		require.NoError(t, err)
+		b.stdout = io.Discard
+		require.NoError(t, b.Run(context.Background()))
+	}
+	closedModel := func(c *Config) {
+		c.Users = 5
+		c.SpawnRate = 1000
+		c.Iterations = 3
+		c.MaxRPS = 1000
+	}
+	openModel := func(c *Config) {
+		c.ArrivalRate = 200
+		c.RunTime = 200 * time.Millisecond
+	}
+	runCycle(closedModel)
+	runCycle(openModel)
+	baseGoroutines := runtime.NumGoroutine()
+
+	for i := 0; i < 20; i++ {
+		runCycle(closedModel)
+		runCycle(openModel)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseGoroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > baseGoroutines {
+		stacks := make([]byte, 1<<20)
+		stacks = stacks[:runtime.Stack(stacks, true)]
+		t.Errorf("goroutines: %d after 40 standalone runs, %d before:\n%s", n, baseGoroutines, stacks)
+	}
+}

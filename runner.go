@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,14 @@ type worker struct {
 	// overflowReports counts reports with overflow entries, to rate-limit
 	// the warning.
 	overflowReports atomic.Int64
+
+	// limiter paces task starts when MaxRPS or GlobalMaxRPS is set; nil
+	// otherwise. workerCount is the master's --expect-workers of the
+	// current test, from its spawn options.
+	limiter     *taskLimiter
+	workerCount int64
+	// arrival runs the open model when ArrivalRate is set; nil otherwise.
+	arrival *arrivalExecutor
 }
 
 func newWorker(b *Boomer) (*worker, error) {
@@ -127,8 +136,46 @@ func newWorker(b *Boomer) (*worker, error) {
 		w.classes[c.Name] = newClassRuntime(c)
 	}
 	w.users = newUserPool(b, w.resolveClass, w.runTask)
+	if b.cfg.MaxRPS > 0 || b.cfg.GlobalMaxRPS > 0 {
+		w.limiter = newTaskLimiter()
+		w.users.limiter = w.limiter
+	}
+	if b.cfg.ArrivalRate > 0 {
+		w.arrival = newArrivalExecutor(b, w.runTask, b.cfg.ArrivalRate, b.cfg.MaxInFlight)
+	}
 	w.state.Store(stateReady)
 	return w, nil
+}
+
+// rateTarget returns this worker's task rate limit: MaxRPS, or its share of
+// GlobalMaxRPS by its worker index among the master's expected workers.
+func (w *worker) rateTarget() float64 {
+	if w.b.cfg.GlobalMaxRPS == 0 {
+		return w.b.cfg.MaxRPS
+	}
+	count := max(w.workerCount, 1)
+	return workerShare(w.b.cfg.GlobalMaxRPS, max(w.workerIndex, 0), count)
+}
+
+// updateWorkerCount reads the master's --expect-workers from spawn options
+// and applies the new share of a global rate limit.
+func (w *worker) updateWorkerCount(options map[string]any) {
+	if w.limiter == nil || w.b.cfg.GlobalMaxRPS == 0 {
+		return
+	}
+	count, ok := asInt(options["expect_workers"])
+	if !ok || count < 1 {
+		if w.workerCount != 1 {
+			w.log.Warn("the master sent no expect_workers option; this worker takes the whole --global-max-rps (start the master with --expect-workers)",
+				"global_max_rps", w.b.cfg.GlobalMaxRPS)
+		}
+		count = 1
+	}
+	if w.workerIndex >= count {
+		w.log.Warn("this worker's index is not below the master's --expect-workers, so the workers together exceed --global-max-rps; start the master with --expect-workers set to the number of workers",
+			"worker_index", w.workerIndex, "expect_workers", count)
+	}
+	w.workerCount = count
 }
 
 // resolveClass returns the runtime of a class name from the master, or nil
@@ -343,6 +390,9 @@ func (w *worker) handleAck(data any) {
 	}
 	w.ackSeen = true
 	w.awaitingAck = false
+	if w.limiter != nil && w.testRunning {
+		w.limiter.setTarget(w.rateTarget())
+	}
 	if w.registered {
 		w.log.Debug("duplicate ack", "worker_index", w.workerIndex)
 		return
@@ -477,13 +527,59 @@ func (w *worker) handleSpawn(data any) {
 
 	if !w.testRunning {
 		w.startTest(spawn)
+	} else if w.limiter != nil {
+		w.updateWorkerCount(spawn.options)
+		w.limiter.setTarget(w.rateTarget())
 	}
 	w.setState(stateSpawning)
-	counts, unknown := w.users.setTargets(spawn.targets, spawn.stopTimeout)
+	var counts map[string]int64
+	var unknown []string
+	if w.arrival != nil {
+		counts, unknown = w.setArrivalMix(spawn.targets)
+	} else {
+		counts, unknown = w.users.setTargets(spawn.targets, spawn.stopTimeout)
+	}
 	w.reportUnknownClasses(unknown)
 	w.send(encodeSpawningComplete(w.b.nodeID, counts))
 	w.setState(stateRunning)
 	w.log.Debug("spawn applied", "user_classes_count", counts)
+}
+
+// setArrivalMix makes the open model start tasks of the classes in targets,
+// in proportion to their user counts. It returns the users to report, zero
+// for every class because the open model runs no users, and the classes
+// the worker does not have.
+func (w *worker) setArrivalMix(targets map[string]int64) (map[string]int64, []string) {
+	names := make([]string, 0, len(targets))
+	for name := range targets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	counts := make(map[string]int64, len(targets))
+	var unknown []string
+	var weighted []*UserClass
+	runtimes := make(map[string]*classRuntime)
+	for _, name := range names {
+		counts[name] = 0
+		if targets[name] <= 0 {
+			continue
+		}
+		class := w.resolveClass(name)
+		if class == nil {
+			unknown = append(unknown, name)
+			continue
+		}
+		runtimes[name] = class
+		weighted = append(weighted, &UserClass{Name: name, Weight: int(min(targets[name], math.MaxInt32))})
+	}
+	var order []*classRuntime
+	if len(weighted) > 0 {
+		for _, name := range spawnOrder(weighted, arrivalMixLength) {
+			order = append(order, runtimes[name])
+		}
+	}
+	w.arrival.setClasses(order)
+	return counts, unknown
 }
 
 // startTest prepares a new test: it compiles the user classes with the
@@ -495,6 +591,17 @@ func (w *worker) startTest(spawn spawnMessage) {
 	clear(w.unknownClasses)
 	w.log.Info("test starting", "targets", spawn.targets, "host", spawn.host, "stop_timeout", spawn.stopTimeout)
 	w.compileClasses(spawn.options)
+	if w.arrival != nil {
+		w.arrival.start()
+		w.log.Info("open model started", "tasks_per_second", w.arrival.rate, "max_in_flight", w.arrival.maxInFlight)
+	}
+	if w.limiter != nil {
+		w.updateWorkerCount(spawn.options)
+		target := w.rateTarget()
+		w.limiter.start(target, w.b.cfg.MaxRPSRamp)
+		w.log.Info("task rate limit set", "tasks_per_second", target, "ramp", w.b.cfg.MaxRPSRamp,
+			"worker_index", w.workerIndex, "expect_workers", w.workerCount)
+	}
 	info := w.b.Test()
 	for _, hook := range w.b.onTestStart {
 		if err := callHook(func() error { hook(info); return nil }); err != nil {
@@ -510,6 +617,12 @@ func (w *worker) endTest() {
 		return
 	}
 	w.testRunning = false
+	if w.limiter != nil {
+		w.limiter.stop()
+	}
+	if w.arrival != nil {
+		w.arrival.stop(minStopGrace)
+	}
 	info := w.b.Test()
 	for _, hook := range w.b.onTestStop {
 		if err := callHook(func() error { hook(info); return nil }); err != nil {
@@ -626,6 +739,10 @@ func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	if left := w.users.stopAll(0, min(quitGrace, timeout/4)); left > 0 {
 		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)
 	}
+	if w.arrival != nil {
+		// The open model's tasks get the same grace before the last report.
+		w.arrival.stop(min(quitGrace, timeout/4))
+	}
 	w.endTestBefore(hooksDeadline)
 	w.report()
 	if sendQuit {
@@ -711,6 +828,10 @@ func (w *worker) report() {
 		}
 	}
 	w.send(encodeStats(w.b.nodeID, snap, w.users.counts()))
+	if stats := w.b.runStats.Load(); stats != nil {
+		putHistogram(stats.add(snap))
+	}
+	snap.release()
 }
 
 // send queues an encoded message. Encoding errors are programming errors in

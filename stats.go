@@ -10,9 +10,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // requestKey identifies one row of Locust's statistics: a request name and
@@ -37,6 +40,10 @@ type requestStats struct {
 	responseTimes      map[int64]int64
 	requestsPerSecond  map[int64]int64
 	failuresPerSecond  map[int64]int64
+	// hist holds the response times in microseconds, exact to
+	// histogramDigits significant digits. It is nil unless the collector
+	// keeps histograms (standalone runs and the metrics endpoint).
+	hist *hdrhistogram.Histogram
 }
 
 func newRequestStats() *requestStats {
@@ -66,14 +73,21 @@ func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed b
 		s.maxResponseTime = responseTimeMs
 	}
 	s.responseTimes[roundResponseTime(responseTimeMs)]++
+	if s.hist != nil {
+		recordMicros(s.hist, responseTimeMs)
+	}
 	s.totalContentLength += contentLength
 	if now > s.lastRequestTime {
 		s.lastRequestTime = now
 	}
 }
 
-// merge adds other into s, the way Locust's StatsEntry.extend does.
+// merge adds other into s, the way Locust's StatsEntry.extend does. The
+// histogram of other is added only when s has one.
 func (s *requestStats) merge(other *requestStats) {
+	if s.hist != nil && other.hist != nil {
+		s.hist.Merge(other.hist)
+	}
 	s.numRequests += other.numRequests
 	s.numFailures += other.numFailures
 	s.totalResponseTime += other.totalResponseTime
@@ -141,6 +155,9 @@ type statsCollector struct {
 	shards []statsShard
 	now    func() time.Time
 	budget keyBudget
+	// histograms makes new entries keep an HDR histogram. It is set before
+	// the run starts recording.
+	histograms atomic.Bool
 
 	// windowMu guards windowStart, the time of the last snapshot, which Locust
 	// reads as start_time of every entry in the next report.
@@ -229,6 +246,9 @@ func (c *statsCollector) requestStats(sh *statsShard, key requestKey) *requestSt
 	s := sh.requests[key]
 	if s == nil {
 		s = newRequestStats()
+		if c.histograms.Load() {
+			s.hist = getHistogram()
+		}
 		sh.requests[key] = s
 	}
 	return s
@@ -292,6 +312,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		for k, s := range requests {
 			if dst := snap.requests[k]; dst != nil {
 				dst.merge(s)
+				putHistogram(s.hist)
 			} else {
 				snap.requests[k] = s
 			}
@@ -308,6 +329,21 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		}
 	}
 	return snap
+}
+
+// discard drops everything recorded so far, for a standalone run that starts
+// with empty statistics.
+func (c *statsCollector) discard() {
+	c.snapshot().release()
+}
+
+// release returns the snapshot's histograms to the pool. The snapshot must
+// not be used afterwards.
+func (s statsSnapshot) release() {
+	for _, r := range s.requests {
+		putHistogram(r.hist)
+		r.hist = nil
+	}
 }
 
 // total returns the sum of all entries of the snapshot: Locust's

@@ -82,6 +82,11 @@ type User struct {
 
 	// interrupted is set by Interrupt and read by the user's goroutine.
 	interrupted bool
+	// permit records that the user holds a task start permit, and
+	// iterations counts the tasks it ran. Only the user's goroutine uses
+	// them.
+	permit     bool
+	iterations int
 }
 
 // Context returns the user's context. It is cancelled when the user is

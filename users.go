@@ -74,6 +74,11 @@ type userPool struct {
 	// nil when the worker has no such class.
 	resolve func(name string) *classRuntime
 	runTask func(u *User, t *Task)
+	// maxIterations, when above zero, is how many tasks each user runs
+	// before it stops by itself.
+	maxIterations int
+	// limiter, when set, gives each task its start permit.
+	limiter *taskLimiter
 
 	mu      sync.Mutex
 	byClass map[string][]*User
@@ -133,6 +138,17 @@ func (p *userPool) setTargets(targets map[string]int64, stopTimeout time.Duratio
 	return p.countsLocked(), unknown
 }
 
+// addUsers starts n more users of a class, whatever the users that ended
+// by themselves, for a standalone ramp.
+func (p *userPool) addUsers(name string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	class := p.resolve(name)
+	for range n {
+		p.byClass[name] = append(p.byClass[name], p.startUser(class))
+	}
+}
+
 func (p *userPool) startUser(class *classRuntime) *User {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.started++
@@ -188,15 +204,28 @@ func (p *userPool) runUser(u *User) {
 // top level, until a task calls Interrupt.
 func (p *userPool) runLevel(u *User, picker *taskPicker, top bool) {
 	for step := 0; !u.stopRequested(); step++ {
+		// The permit comes before the pick, so a stop while waiting drops
+		// no picked task. A nested set passes it on to its first task.
+		if p.limiter != nil && !u.permit {
+			if !p.limiter.wait(u) {
+				return
+			}
+			u.permit = true
+		}
 		task := picker.next(step)
 		if sub := picker.subsets[task]; sub != nil {
 			// The parent goes on at once when the nested set returns.
 			p.runLevel(u, sub, false)
 			continue
 		}
+		u.permit = false
 		start := time.Now()
 		p.runTask(u, task)
 		end := time.Now()
+		u.iterations++
+		if p.maxIterations > 0 && u.iterations >= p.maxIterations {
+			u.requestStop()
+		}
 		if u.interrupted {
 			u.interrupted = false
 			if !top {
@@ -277,6 +306,18 @@ func (p *userPool) pruneEnded() {
 		clear(users[len(live):])
 		p.byClass[class] = live
 	}
+}
+
+// total returns the number of users running, over all classes.
+func (p *userPool) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pruneEnded()
+	n := 0
+	for _, users := range p.byClass {
+		n += len(users)
+	}
+	return n
 }
 
 func (p *userPool) countsLocked() map[string]int64 {

@@ -7,7 +7,9 @@
 //	go run ./examples/http --url http://127.0.0.1:8080/
 //
 // Without --url the worker starts its own target on 127.0.0.1, so the example
-// runs with nothing else installed.
+// runs with nothing else installed. Without a master:
+//
+//	go run ./examples/http --standalone -u 20 -r 10 -t 30s --csv out --html report.html
 package main
 
 import (
