@@ -131,8 +131,8 @@ var (
 	builtPaths = map[string]string{}
 )
 
-// buildExample builds the example program in dir once per test binary and
-// returns the executable's path.
+// buildExample builds the example program in dir once per test binary, with
+// the test binary's transport, and returns the executable's path.
 func buildExample(t *testing.T, dir string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -143,7 +143,7 @@ func buildExample(t *testing.T, dir string) string {
 	out, err := os.MkdirTemp("", "boomer-example-")
 	require.NoError(t, err)
 	path := filepath.Join(out, filepath.Base(dir))
-	cmd := exec.Command("go", "build", "-o", path, "./"+dir)
+	cmd := exec.Command("go", "build", "-tags", exampleBuildTags, "-o", path, "./"+dir)
 	output, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build ./%s: %s", dir, output)
 	builtPaths[dir] = path

@@ -166,7 +166,7 @@ func (w *worker) protocolState() string {
 // owns the registration state. Heartbeats and periodic reports run on their
 // own goroutines so that nothing here can delay them.
 func (w *worker) run(ctx context.Context) error {
-	w.log.Info("worker starting", "master", w.b.cfg.endpoint())
+	w.log.Info("worker starting", "master", w.b.cfg.endpoint(), "version", Version, "zeromq", zmqLibrary)
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
