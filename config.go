@@ -31,6 +31,8 @@ const (
 const (
 	EnvMasterHost = "LOCUST_MASTER_NODE_HOST"
 	EnvMasterPort = "LOCUST_MASTER_NODE_PORT"
+	// EnvHealthPort sets HealthPort, as --health-port does.
+	EnvHealthPort = "BOOMER_HEALTH_PORT"
 )
 
 // rpcZeroMQ is the only --rpc value: this build talks to the master through
@@ -50,9 +52,19 @@ type Config struct {
 	// MasterTimeout is how long the worker waits for a heartbeat reply from a
 	// Locust >= 2.19 master before it stops its users and registers again.
 	MasterTimeout time.Duration
+	// HealthPort, when not 0, is the TCP port of the health check server:
+	// GET /healthz (liveness) and GET /readyz (registered with a master).
+	// See HealthHost.
+	HealthPort int
+	// HealthHost is the address the health check server listens on. Empty
+	// means every interface, which Kubernetes probes need.
+	HealthHost string
 
 	rpc    string
 	envErr error
+	// healthEnvErr is an invalid BOOMER_HEALTH_PORT, reported by Validate
+	// unless --health-port replaced it.
+	healthEnvErr error
 }
 
 // DefaultConfig returns the defaults, with MasterHost and MasterPort taken
@@ -76,12 +88,21 @@ func DefaultConfig() Config {
 			cfg.MasterPort = port
 		}
 	}
+	if value := os.Getenv(EnvHealthPort); value != "" {
+		port, err := parsePort(value)
+		if err != nil {
+			cfg.healthEnvErr = fmt.Errorf("invalid %s=%q: %w", EnvHealthPort, value, err)
+		} else {
+			cfg.HealthPort = port
+		}
+	}
 	return cfg
 }
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
 // defaults; parsing fs writes into c. The flags are --master-host,
-// --master-port, --master-timeout, --run-tasks and --rpc.
+// --master-port, --master-timeout, --health-port, --health-host, --run-tasks
+// and --rpc.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
@@ -97,6 +118,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 			c.MasterTimeout = d
 			return nil
 		})
+	fs.Func("health-port",
+		"TCP port of the health check server (GET /healthz, GET /readyz), 1-65535; off when not set (env "+EnvHealthPort+")",
+		func(value string) error {
+			port, err := parsePort(value)
+			if err != nil {
+				return err
+			}
+			c.HealthPort = port
+			c.healthEnvErr = nil
+			return nil
+		})
+	fs.StringVar(&c.HealthHost, "health-host", c.HealthHost,
+		"address the health check server listens on; empty for every interface")
 	fs.Var((*taskListValue)(&c.RunTasks), "run-tasks",
 		"comma-separated task names to run once each without a master, for debugging")
 	fs.Func("rpc", "transport to the master; only \"zeromq\" is supported", func(value string) error {
@@ -132,7 +166,18 @@ func (c *Config) Validate() error {
 	if c.rpc != "" && c.rpc != rpcZeroMQ {
 		return fmt.Errorf("unsupported --rpc %q: pass --rpc zeromq or leave the flag out", c.rpc)
 	}
+	if c.healthEnvErr != nil {
+		return c.healthEnvErr
+	}
+	if c.HealthPort < 0 || c.HealthPort > 65535 {
+		return fmt.Errorf("invalid --health-port %d: use a port from 1 to 65535, or 0 for no health check server", c.HealthPort)
+	}
 	return nil
+}
+
+// healthAddress returns the listen address of the health check server.
+func (c *Config) healthAddress() string {
+	return net.JoinHostPort(c.HealthHost, strconv.Itoa(c.HealthPort))
 }
 
 // endpoint returns the master's ZeroMQ endpoint. An IPv6 literal is put in

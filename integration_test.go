@@ -160,10 +160,18 @@ type workerProcess struct {
 
 func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess {
 	t.Helper()
+	return startWorkerProcessEnv(t, bin, nil, args...)
+}
+
+// startWorkerProcessEnv starts bin with args and the test's environment plus
+// env ("NAME=value" entries).
+func startWorkerProcessEnv(t *testing.T, bin string, env []string, args ...string) *workerProcess {
+	t.Helper()
 	p := &workerProcess{logPath: filepath.Join(t.TempDir(), "worker.log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
 	require.NoError(t, err)
 	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = logFile
 	p.cmd.Stderr = logFile
 	// The worker dies with the test process, even when cleanups do not run.
