@@ -47,11 +47,12 @@ const (
 //
 // zmq4 provides the ZMTP 3.0 handshake and framing (zmq4.Open) on a TCP
 // connection that this type dials itself. zmq4's own socket type has no
-// send queue, no deadline on the handshake, and blocks its reader when
-// nobody receives, so the DEALER behaviour libzmq gives is kept here: frames
-// queue while the master is unreachable (up to zmtpSendHWM), a lost
-// connection is dialled again with the same identity and the queued frames
-// go out on the new one, and every blocking step can be cancelled.
+// send queue and no deadline on the handshake, and it blocks its reader while
+// the application does not receive. So the DEALER behaviour of libzmq is
+// implemented here: frames queue while the master is unreachable (up to
+// zmtpSendHWM), a lost connection is dialled again with the same identity and
+// the queued frames go out on the new one, and every blocking step can be
+// cancelled.
 //
 // One goroutine (run) owns the connection. For each connection it starts a
 // reader and a writer, and it waits for the connection to fail, for Reset,
@@ -62,9 +63,12 @@ type zmtpTransport struct {
 	identity string
 	log      *slog.Logger
 
-	mu     sync.Mutex // guards queue and closed
+	mu     sync.Mutex // guards queue, generation and closed
 	queue  [][]byte
 	closed bool
+	// generation counts resets. A writer puts frames back into the queue
+	// after a failed send only if no reset dropped the queue meanwhile.
+	generation int
 	// queued has one element when frames were queued or Close was called.
 	queued chan struct{}
 
@@ -148,9 +152,15 @@ func (t *zmtpTransport) Receive() <-chan []byte {
 	return t.incoming
 }
 
+// Reset drops the frames queued so far at once, so that frames sent after
+// Reset returns go out on the new connection, in order.
 func (t *zmtpTransport) Reset() {
 	t.mu.Lock()
 	closed := t.closed
+	if !closed {
+		t.queue = nil
+		t.generation++
+	}
 	t.mu.Unlock()
 	if closed {
 		t.log.Debug("socket reset skipped", "error", errTransportClosed)
@@ -248,7 +258,6 @@ func (t *zmtpTransport) pause(d time.Duration) bool {
 		case <-timer.C:
 			return !t.closedAndDone()
 		case <-t.resets:
-			t.dropQueue()
 			return !t.closedAndDone()
 		case <-closing:
 			if t.closedAndDone() {
@@ -261,13 +270,6 @@ func (t *zmtpTransport) pause(d time.Duration) bool {
 			return false
 		}
 	}
-}
-
-// dropQueue drops the frames not yet sent, as a reset in libzmq does.
-func (t *zmtpTransport) dropQueue() {
-	t.mu.Lock()
-	t.queue = nil
-	t.mu.Unlock()
 }
 
 // dial opens a TCP connection to the master and runs the ZMTP handshake as
@@ -323,7 +325,7 @@ func (t *zmtpTransport) dial() (*zmq4.Conn, error) {
 	return conn, nil
 }
 
-// connectionEnd is why serve returned.
+// connectionEnd is the reason serve returned.
 type connectionEnd int
 
 const (
@@ -373,7 +375,6 @@ func (t *zmtpTransport) serve(conn *zmq4.Conn) connectionEnd {
 			return connectionLost
 		case <-t.resets:
 			finish()
-			t.dropQueue()
 			return connectionReset
 		case <-closing:
 			// The writer sends what is queued and returns, and the flush
@@ -404,8 +405,8 @@ func (t *zmtpTransport) read(conn *zmq4.Conn) error {
 		if err != nil {
 			return err
 		}
-		// RecvMsg answers a ZMTP PING itself and returns commands as
-		// messages; only data messages go to the runner.
+		// RecvMsg replies to a ZMTP PING itself and returns commands as
+		// messages, so only data messages go to the runner.
 		if msg.Type != zmq4.UsrMsg || len(msg.Frames) == 0 {
 			continue
 		}
@@ -425,11 +426,12 @@ func (t *zmtpTransport) write(conn *zmq4.Conn, stop <-chan struct{}) error {
 		batch := t.queue
 		t.queue = nil
 		closed := t.closed
+		generation := t.generation
 		t.mu.Unlock()
 
 		for i, frame := range batch {
 			if err := conn.SendMsg(zmq4.NewMsg(frame)); err != nil {
-				t.requeue(batch[i+1:])
+				t.requeue(batch[i+1:], generation)
 				return fmt.Errorf("send to %s: %w", t.endpoint, err)
 			}
 		}
@@ -448,14 +450,14 @@ func (t *zmtpTransport) write(conn *zmq4.Conn, stop <-chan struct{}) error {
 }
 
 // requeue puts frames back at the front of the queue, for the next
-// connection.
-func (t *zmtpTransport) requeue(frames [][]byte) {
-	if len(frames) == 0 {
+// connection, unless a reset after generation dropped them.
+func (t *zmtpTransport) requeue(frames [][]byte, generation int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(frames) == 0 || t.generation != generation {
 		return
 	}
-	t.mu.Lock()
 	t.queue = append(append([][]byte(nil), frames...), t.queue...)
-	t.mu.Unlock()
 }
 
 // forward moves frames from the inbox to the Receive channel, in order, and

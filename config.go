@@ -35,8 +35,8 @@ const (
 	EnvHealthPort = "BOOMER_HEALTH_PORT"
 )
 
-// rpcZeroMQ is the only --rpc value: this build talks to the master through
-// libzmq (goczmq).
+// rpcZeroMQ is the only --rpc value: both transports (goczmq, and zmq4 with
+// the build tag purego) talk to the master through ZeroMQ.
 const rpcZeroMQ = "zeromq"
 
 // Config holds the settings a worker takes from its command line. The zero

@@ -12,14 +12,14 @@ import (
 
 // Paths of the health check server (Config.HealthPort).
 const (
-	// HealthLivenessPath answers 200 while the process serves HTTP. It never
+	// HealthLivenessPath returns 200 while the process serves HTTP. It never
 	// depends on the master, so a restart of the master does not make
 	// Kubernetes restart the workers.
 	HealthLivenessPath = "/healthz"
-	// HealthReadinessPath answers 200 once the master acknowledged the
-	// worker's registration (or, from a master older than Locust 2.10, which
-	// sends no ack, sent it a spawn), and 503 before that and after the
-	// worker found the master lost.
+	// HealthReadinessPath returns 200 once the master acknowledged the
+	// worker's registration, and 503 before that and after the worker found
+	// the master lost. A master older than Locust 2.10 sends no ack, so there
+	// its first spawn counts as the acknowledgement.
 	HealthReadinessPath = "/readyz"
 )
 

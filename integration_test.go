@@ -133,7 +133,7 @@ var (
 
 // buildExample builds the example program in dir once per test binary, with
 // the test binary's transport, and returns the executable's path.
-func buildExample(t *testing.T, dir string) string {
+func buildExample(t testing.TB, dir string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -158,14 +158,14 @@ type workerProcess struct {
 	err     error
 }
 
-func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess {
+func startWorkerProcess(t testing.TB, bin string, args ...string) *workerProcess {
 	t.Helper()
 	return startWorkerProcessEnv(t, bin, nil, args...)
 }
 
 // startWorkerProcessEnv starts bin with args and the test's environment plus
 // env ("NAME=value" entries).
-func startWorkerProcessEnv(t *testing.T, bin string, env []string, args ...string) *workerProcess {
+func startWorkerProcessEnv(t testing.TB, bin string, env []string, args ...string) *workerProcess {
 	t.Helper()
 	p := &workerProcess{logPath: filepath.Join(t.TempDir(), "worker.log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
@@ -197,7 +197,7 @@ func startWorkerProcessEnv(t *testing.T, bin string, env []string, args ...strin
 }
 
 // wait returns the process's exit code, or fails the test after timeout.
-func (p *workerProcess) wait(t *testing.T, timeout time.Duration) int {
+func (p *workerProcess) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -326,7 +326,7 @@ func TestMasterFailRatioWhenAllFail(t *testing.T) {
 }
 
 // waitStats polls the master's web UI until cond holds.
-func waitStats(t *testing.T, master *locusttest.Master, what string, cond func(*locusttest.StatsJSON) bool) *locusttest.StatsJSON {
+func waitStats(t testing.TB, master *locusttest.Master, what string, cond func(*locusttest.StatsJSON) bool) *locusttest.StatsJSON {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last *locusttest.StatsJSON

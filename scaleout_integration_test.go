@@ -91,9 +91,9 @@ func formatUserCounts(counts map[string]int) string {
 }
 
 // TestScaleOutManyWorkers runs 1,000 users on 20 worker processes of one
-// real master, stops three workers with SIGTERM, kills three with SIGKILL
-// and adds three, and checks that the master re-dispatches all users each
-// time and that its request counts match the HTTP server's.
+// real master. It stops three workers with SIGTERM, kills three with SIGKILL
+// and adds three. It checks that the master re-dispatches the users and that
+// its request counts match the HTTP server's.
 //
 // What may be lost: a worker killed with SIGKILL cannot send what it
 // recorded after its last report (sent every 3 s) nor the requests it had in
