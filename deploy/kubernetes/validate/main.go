@@ -1,9 +1,9 @@
 // Command validate checks the Kubernetes manifests of deploy/kubernetes
-// without a cluster. Every object is decoded strictly against the Kubernetes
-// API types of k8s.io/api, so an unknown or misspelt field is an error, and
-// then checked for the wiring between master and workers: Service ports
-// that reach container ports, the environment variables the worker reads,
-// probes on the health port, and resource requests equal to limits.
+// without a cluster. It decodes every object strictly against the API types
+// of k8s.io/api, so an unknown or misspelt field is an error. Then it checks
+// the wiring between master and workers: Service ports that reach container
+// ports, the environment variables the worker reads, probes on the health
+// port, and resource requests equal to limits.
 //
 //	cd deploy/kubernetes/validate && go run . .. ../components/networkpolicy
 //
