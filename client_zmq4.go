@@ -49,10 +49,11 @@ const (
 // connection that this type dials itself. zmq4's own socket type has no
 // send queue and no deadline on the handshake, and it blocks its reader while
 // the application does not receive. So the DEALER behaviour of libzmq is
-// implemented here: frames queue while the master is unreachable (up to
-// zmtpSendHWM), a lost connection is dialled again with the same identity and
-// the queued frames go out on the new one, and every blocking step can be
-// cancelled.
+// implemented here:
+//   - frames queue while the master is unreachable, up to zmtpSendHWM;
+//   - a lost connection is dialled again with the same identity, and the
+//     queued frames go out on the new one;
+//   - every blocking step can be cancelled.
 //
 // One goroutine (run) owns the connection. For each connection it starts a
 // reader and a writer, and it waits for the connection to fail, for Reset,
@@ -407,6 +408,10 @@ func (t *zmtpTransport) read(conn *zmq4.Conn) error {
 		}
 		// RecvMsg replies to a ZMTP PING itself and returns commands as
 		// messages, so only data messages go to the runner.
+		// NOTE: that reply is written from this goroutine while the writer
+		// may be sending, and zmq4.Conn does not serialize writes. Locust's
+		// master (locust/rpc/zmqrpc.py, 2.47.0) sets no ZMTP heartbeat, so it
+		// sends no PING and the race is not reached with it.
 		if msg.Type != zmq4.UsrMsg || len(msg.Frames) == 0 {
 			continue
 		}

@@ -30,13 +30,13 @@ func healthStatus(url string) int {
 }
 
 // waitHealthStatus waits until GET url returns code.
-func waitHealthStatus(t *testing.T, url string, code int, timeout time.Duration, what string) {
+func waitHealthStatus(t *testing.T, url string, code int, timeout time.Duration, description string) {
 	t.Helper()
 	var last int
 	require.Eventually(t, func() bool {
 		last = healthStatus(url)
 		return last == code
-	}, timeout, 50*time.Millisecond, "%s: GET %s did not return %d (last status %d)", what, url, code, last)
+	}, timeout, 50*time.Millisecond, "%s: GET %s did not return %d (last status %d)", description, url, code, last)
 }
 
 func TestHealthEndpointsFollowMaster(t *testing.T) {

@@ -88,6 +88,7 @@ func kustomizationFiles(dir string) ([]string, error) {
 	if err := yaml.Unmarshal(data, &k); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+
 	listed := map[string]bool{}
 	var files []string
 	for _, resource := range k.Resources {
@@ -98,6 +99,7 @@ func kustomizationFiles(dir string) ([]string, error) {
 		listed[filepath.Clean(resource)] = true
 		files = append(files, file)
 	}
+
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
