@@ -4,6 +4,7 @@ package boomer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -199,7 +200,17 @@ func (t *zmtpTransport) run() {
 
 	failures := 0
 	for {
+		t.mu.Lock()
+		generation := t.generation
+		t.mu.Unlock()
 		conn, err := t.dial()
+		if errors.Is(err, errConnectionReset) {
+			t.log.Info("socket reset while connecting", "endpoint", t.endpoint)
+			if !t.pause(zmtpResetPause) {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if t.closedAndDone() {
 				return
@@ -219,7 +230,7 @@ func (t *zmtpTransport) run() {
 		}
 		failures = 0
 
-		switch t.serve(conn) {
+		switch t.serve(conn, generation) {
 		case connectionLost:
 			if !t.pause(zmtpReconnectInterval) {
 				return
@@ -273,24 +284,33 @@ func (t *zmtpTransport) pause(d time.Duration) bool {
 	}
 }
 
+// errConnectionReset reports that Reset ended a connection or a connection
+// attempt.
+var errConnectionReset = errors.New("connection reset")
+
 // dial opens a TCP connection to the master and runs the ZMTP handshake as
-// a DEALER with the worker's identity. Close cancels it when nothing is left
-// to send or the flush time has passed.
+// a DEALER with the worker's identity. Reset cancels it and makes it return
+// errConnectionReset, as closing a libzmq socket cancels its connection
+// attempt. Close cancels it when nothing is left to send or the flush time
+// has passed.
 func (t *zmtpTransport) dial() (*zmq4.Conn, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	go func() {
 		closing := t.closing
 		for {
 			select {
+			case <-t.resets:
+				cancel(errConnectionReset)
+				return
 			case <-closing:
 				if t.closedAndDone() {
-					cancel()
+					cancel(errTransportClosed)
 					return
 				}
 				closing = nil
 			case <-t.expired:
-				cancel()
+				cancel(errTransportClosed)
 				return
 			case <-ctx.Done():
 				return
@@ -301,6 +321,9 @@ func (t *zmtpTransport) dial() (*zmq4.Conn, error) {
 	dialer := net.Dialer{Timeout: zmtpHandshakeTimeout, KeepAlive: zmtpTCPKeepalive}
 	netConn, err := dialer.DialContext(ctx, "tcp", t.address)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
 		return nil, err
 	}
 	// Closing the connection is the only way to interrupt the handshake,
@@ -312,8 +335,8 @@ func (t *zmtpTransport) dial() (*zmq4.Conn, error) {
 	}
 	conn, err := zmq4.Open(netConn, null.Security(), zmq4.Dealer, zmq4.SocketIdentity(t.identity), false, nil)
 	if !interrupt() {
-		// Close cancelled the handshake and closed the connection.
-		return nil, errTransportClosed
+		// Reset or Close cancelled the handshake and closed the connection.
+		return nil, context.Cause(ctx)
 	}
 	if err != nil {
 		netConn.Close()
@@ -336,8 +359,10 @@ const (
 )
 
 // serve runs the reader and the writer on conn until the connection fails,
-// Reset is called, or Close has flushed the queue. It closes conn.
-func (t *zmtpTransport) serve(conn *zmq4.Conn) connectionEnd {
+// Reset is called, or Close has flushed the queue. It closes conn. The
+// writer sends only frames of generation, the reset count when the
+// connection attempt started.
+func (t *zmtpTransport) serve(conn *zmq4.Conn, generation int) connectionEnd {
 	failed := make(chan error, 2)
 	flushed := make(chan struct{})
 	stopWriter := make(chan struct{})
@@ -349,7 +374,7 @@ func (t *zmtpTransport) serve(conn *zmq4.Conn) connectionEnd {
 	}()
 	go func() {
 		defer goroutines.Done()
-		if err := t.write(conn, stopWriter); err != nil {
+		if err := t.write(conn, stopWriter, generation); err != nil {
 			failed <- err
 			return
 		}
@@ -366,6 +391,16 @@ func (t *zmtpTransport) serve(conn *zmq4.Conn) connectionEnd {
 	for {
 		select {
 		case err := <-failed:
+			if errors.Is(err, errConnectionReset) {
+				// The writer saw the reset first; its notification is
+				// consumed here so that it does not end the next connection.
+				select {
+				case <-t.resets:
+				default:
+				}
+				finish()
+				return connectionReset
+			}
 			if t.closedAndDone() || expired != nil {
 				// The connection failed while frames were flushed.
 				finish()
@@ -423,18 +458,27 @@ func (t *zmtpTransport) read(conn *zmq4.Conn) error {
 }
 
 // write sends the queued frames in order. It returns nil when the transport
-// is closed and the queue is empty, and an error when a send fails. A frame
-// whose send failed is lost, as in libzmq when a connection breaks.
-func (t *zmtpTransport) write(conn *zmq4.Conn, stop <-chan struct{}) error {
+// is closed and the queue is empty, errConnectionReset once a Reset after
+// generation happened, and another error when a send fails. A frame whose
+// send failed is lost, as in libzmq when a connection breaks.
+func (t *zmtpTransport) write(conn *zmq4.Conn, stop <-chan struct{}, generation int) error {
 	for {
 		t.mu.Lock()
+		if t.generation != generation {
+			// Frames queued after a reset belong to the next connection.
+			t.mu.Unlock()
+			return errConnectionReset
+		}
 		batch := t.queue
 		t.queue = nil
 		closed := t.closed
-		generation := t.generation
 		t.mu.Unlock()
 
 		for i, frame := range batch {
+			if t.resetSince(generation) {
+				// A reset dropped the rest of the batch.
+				return errConnectionReset
+			}
 			if err := conn.SendMsg(zmq4.NewMsg(frame)); err != nil {
 				t.requeue(batch[i+1:], generation)
 				return fmt.Errorf("send to %s: %w", t.endpoint, err)
@@ -452,6 +496,12 @@ func (t *zmtpTransport) write(conn *zmq4.Conn, stop <-chan struct{}) error {
 			return errTransportClosed
 		}
 	}
+}
+
+func (t *zmtpTransport) resetSince(generation int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.generation != generation
 }
 
 // requeue puts frames back at the front of the queue, for the next
