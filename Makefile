@@ -21,7 +21,11 @@ MATRIX_DEBIAN_LOCUST := /usr/bin/locust
 MATRIX_DEBIAN_VERSION := 2.12.1
 MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|TestWorkerLogsMasterCapabilities
 
-.PHONY: deps matrix-deps build vet test test-matrix demo fuzz corpus soak
+# Version stored in the worker binaries (boomer.Version) by worker-binaries.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VALIDATE_DIR := deploy/kubernetes/validate
+
+.PHONY: deps matrix-deps build vet test test-matrix test-deploy worker-binaries demo fuzz corpus soak
 
 deps:
 	@packages=(); \
@@ -75,11 +79,29 @@ build:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags purego ./...
+	cd $(VALIDATE_DIR) && $(GO) vet ./...
 
+# The binaries of the two container images, with the Dockerfile's flags
+# (scripts/build-worker.sh), into bin/.
+worker-binaries:
+	scripts/build-worker.sh default ./examples/http bin/worker $(VERSION)
+	scripts/build-worker.sh static ./examples/http bin/worker-static $(VERSION)
+
+# The whole suite runs twice: with the goczmq transport and with the pure-Go
+# one (build tag purego).
 test: deps matrix-deps
-	$(GO) vet ./...
+	$(MAKE) --no-print-directory vet
+	CGO_ENABLED=0 $(GO) build -tags purego ./examples/...
 	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m ./...
+	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m -tags purego ./...
+	$(MAKE) --no-print-directory test-deploy
 	$(MAKE) --no-print-directory test-matrix
+
+# The Kubernetes manifests, decoded strictly against the API types, in their
+# own Go module so that the library does not depend on Kubernetes.
+test-deploy:
+	cd $(VALIDATE_DIR) && $(GO) test -count=1 ./...
 
 # The main integration tests against the older masters of the matrix.
 test-matrix: matrix-deps

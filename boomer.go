@@ -321,6 +321,13 @@ func (b *Boomer) Run(ctx context.Context) error {
 	if b.cfg.Standalone {
 		return b.runStandalone(ctx)
 	}
+	if b.cfg.HealthPort != 0 {
+		health, err := startHealthServer(b, b.log)
+		if err != nil {
+			return err
+		}
+		defer health.stop()
+	}
 	w, err := newWorker(b)
 	if err != nil {
 		return err

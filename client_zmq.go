@@ -1,7 +1,8 @@
+//go:build !purego
+
 package boomer
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -26,8 +27,6 @@ const (
 	// stops the socket loop, which also sends the heartbeats.
 	zmqIncomingBuffer = 256
 )
-
-var errTransportClosed = errors.New("transport closed")
 
 // zmqTransport is a ZeroMQ DEALER connected to the master's ROUTER, on
 // goczmq (cgo, libczmq). A ZeroMQ socket must not be used from two threads at
@@ -287,62 +286,6 @@ func (t *zmqTransport) forward() {
 	}
 }
 
-// frameQueue is an unbounded FIFO of frames, safe for one producer and one
-// consumer.
-type frameQueue struct {
-	mu     sync.Mutex
-	frames [][]byte
-	ended  bool
-	// ready has one element when frames were pushed or the queue ended.
-	ready chan struct{}
-}
-
-func (q *frameQueue) push(frame []byte) {
-	q.mu.Lock()
-	q.frames = append(q.frames, frame)
-	q.mu.Unlock()
-	q.signal()
-}
-
-func (q *frameQueue) close() {
-	q.mu.Lock()
-	q.ended = true
-	q.mu.Unlock()
-	q.signal()
-}
-
-func (q *frameQueue) signal() {
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-}
-
-// pop returns the oldest frame, waiting for one. It returns false once the
-// queue ended and is empty, or when cancel is closed.
-func (q *frameQueue) pop(cancel <-chan struct{}) ([]byte, bool) {
-	for {
-		q.mu.Lock()
-		if len(q.frames) > 0 {
-			frame := q.frames[0]
-			q.frames[0] = nil
-			q.frames = q.frames[1:]
-			q.mu.Unlock()
-			return frame, true
-		}
-		ended := q.ended
-		q.mu.Unlock()
-		if ended {
-			return nil, false
-		}
-		select {
-		case <-q.ready:
-		case <-cancel:
-			return nil, false
-		}
-	}
-}
-
 func (t *zmqTransport) send(dealer *goczmq.Sock, frame []byte) {
 	var err error
 	for i := 0; i < zmqSendRetries; i++ {
@@ -374,3 +317,6 @@ func (t *zmqTransport) flush(dealer *goczmq.Sock, flush time.Duration) {
 // zmqFlushPause is how long Close waits before closing the socket. Frames to a
 // connected master on a local network leave in well under a millisecond.
 const zmqFlushPause = 100 * time.Millisecond
+
+// zmqLibrary names the ZeroMQ implementation of this build in the start log.
+const zmqLibrary = "goczmq (libzmq)"

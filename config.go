@@ -36,10 +36,12 @@ const (
 const (
 	EnvMasterHost = "LOCUST_MASTER_NODE_HOST"
 	EnvMasterPort = "LOCUST_MASTER_NODE_PORT"
+	// EnvHealthPort sets HealthPort, as --health-port does.
+	EnvHealthPort = "BOOMER_HEALTH_PORT"
 )
 
-// rpcZeroMQ is the only --rpc value: this build talks to the master through
-// libzmq (goczmq).
+// rpcZeroMQ is the only --rpc value: both transports (goczmq, and zmq4 with
+// the build tag purego) talk to the master through ZeroMQ.
 const rpcZeroMQ = "zeromq"
 
 // Config holds the settings a worker takes from its command line. The zero
@@ -112,8 +114,19 @@ type Config struct {
 	// http://MetricsAddr/metrics.
 	MetricsAddr string
 
+	// HealthPort, when not 0, is the TCP port of the health check server:
+	// GET /healthz (liveness) and GET /readyz (registered with a master).
+	// See HealthHost.
+	HealthPort int
+	// HealthHost is the address the health check server listens on. Empty
+	// means every interface, which Kubernetes probes need.
+	HealthHost string
+
 	rpc    string
 	envErr error
+	// healthEnvErr is an invalid BOOMER_HEALTH_PORT, reported by Validate
+	// unless --health-port replaced it.
+	healthEnvErr error
 }
 
 // DefaultConfig returns the defaults, with MasterHost and MasterPort taken
@@ -142,17 +155,25 @@ func DefaultConfig() Config {
 			cfg.MasterPort = port
 		}
 	}
+	if value := os.Getenv(EnvHealthPort); value != "" {
+		port, err := parsePort(value)
+		if err != nil {
+			cfg.healthEnvErr = fmt.Errorf("invalid %s=%q: %w", EnvHealthPort, value, err)
+		} else {
+			cfg.HealthPort = port
+		}
+	}
 	return cfg
 }
 
 // RegisterFlags defines the worker's flags on fs, with the values in c as
 // defaults; parsing fs writes into c. The worker flags are --master-host,
-// --master-port, --master-timeout, --shutdown-timeout, --run-tasks and
-// --rpc. The standalone
-// flags are --standalone, -u/--users, -r/--spawn-rate, -t/--run-time,
-// --iterations, --host, --csv, --json, --html, --exit-code-on-error,
-// --arrival-rate and --max-in-flight. The load control flags of both modes
-// are --max-rps, --global-max-rps, --max-rps-ramp and --metrics-addr.
+// --master-port, --master-timeout, --shutdown-timeout, --health-port,
+// --health-host, --run-tasks and --rpc. The standalone flags are
+// --standalone, -u/--users, -r/--spawn-rate, -t/--run-time, --iterations,
+// --host, --csv, --json, --html, --exit-code-on-error, --arrival-rate and
+// --max-in-flight. The load control flags of both modes are --max-rps,
+// --global-max-rps, --max-rps-ramp and --metrics-addr.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterHost, "master-host", c.MasterHost,
 		"host or IP address of the Locust master (env "+EnvMasterHost+")")
@@ -164,6 +185,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Func("shutdown-timeout",
 		fmt.Sprintf("longest time from a quit, SIGINT or SIGTERM until the worker exits, at least %s (default %s); tasks get up to %s of it to finish", MinShutdownTimeout, c.ShutdownTimeout, quitGrace),
 		durationSetter(&c.ShutdownTimeout))
+	fs.Func("health-port",
+		"TCP port of the health check server (GET /healthz, GET /readyz), 1-65535; off when not set (env "+EnvHealthPort+")",
+		func(value string) error {
+			port, err := parsePort(value)
+			if err != nil {
+				return err
+			}
+			c.HealthPort = port
+			c.healthEnvErr = nil
+			return nil
+		})
+	fs.StringVar(&c.HealthHost, "health-host", c.HealthHost,
+		"address the health check server listens on; empty for every interface")
 	fs.Var((*taskListValue)(&c.RunTasks), "run-tasks",
 		"comma-separated task names to run once each without a master, for debugging")
 	fs.Func("rpc", "transport to the master; only \"zeromq\" is supported", func(value string) error {
@@ -215,7 +249,18 @@ func (c *Config) Validate() error {
 	if c.rpc != "" && c.rpc != rpcZeroMQ {
 		return fmt.Errorf("unsupported --rpc %q: pass --rpc zeromq or leave the flag out", c.rpc)
 	}
+	if c.healthEnvErr != nil {
+		return c.healthEnvErr
+	}
+	if c.HealthPort < 0 || c.HealthPort > 65535 {
+		return fmt.Errorf("invalid --health-port %d: use a port from 1 to 65535, or 0 for no health check server", c.HealthPort)
+	}
 	return nil
+}
+
+// healthAddress returns the listen address of the health check server.
+func (c *Config) healthAddress() string {
+	return net.JoinHostPort(c.HealthHost, strconv.Itoa(c.HealthPort))
 }
 
 // endpoint returns the master's ZeroMQ endpoint. An IPv6 literal is put in

@@ -15,6 +15,7 @@ import (
 func clearMasterEnv(t *testing.T) {
 	t.Setenv(EnvMasterHost, "")
 	t.Setenv(EnvMasterPort, "")
+	t.Setenv(EnvHealthPort, "")
 }
 
 // parseFlags registers the worker's flags on a new FlagSet and parses args.
@@ -75,6 +76,8 @@ func TestConfigFlagErrors(t *testing.T) {
 		{"run-tasks empty", []string{"--run-tasks", " , "}, "no task names"},
 		{"timeout not a duration", []string{"--master-timeout", "12"}, `invalid duration "12": use a value such as 12s or 1m`},
 		{"shutdown timeout not a duration", []string{"--shutdown-timeout", "2"}, `invalid duration "2": use a value such as 12s or 1m`},
+		{"health port zero", []string{"--health-port", "0"}, "out of range: use a port from 1 to 65535"},
+		{"health port abc", []string{"--health-port", "abc"}, "not a number: use a port from 1 to 65535"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,4 +222,46 @@ func TestConfigRunTasksIgnoresMasterSettings(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RunTasks = []string{"foo"}
 	assert.NoError(t, cfg.Validate())
+}
+
+func TestConfigHealthPort(t *testing.T) {
+	cases := []struct {
+		name     string
+		env      string
+		args     []string
+		wantPort int
+		wantErr  string
+	}{
+		{name: "off by default", wantPort: 0},
+		{name: "flag", args: []string{"--health-port", "8080"}, wantPort: 8080},
+		{name: "env", env: "8081", wantPort: 8081},
+		{name: "flag overrides env", env: "8081", args: []string{"--health-port", "8082"}, wantPort: 8082},
+		{name: "flag replaces invalid env", env: "x", args: []string{"--health-port", "8082"}, wantPort: 8082},
+		{name: "invalid env", env: "70000", wantErr: `invalid BOOMER_HEALTH_PORT="70000": out of range`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clearMasterEnv(t)
+			t.Setenv(EnvHealthPort, tc.env)
+			cfg, err := parseFlags(t, tc.args...)
+			require.NoError(t, err)
+			err = cfg.Validate()
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantPort, cfg.HealthPort)
+		})
+	}
+}
+
+func TestConfigHealthPortOutOfRange(t *testing.T) {
+	clearMasterEnv(t)
+	cfg := DefaultConfig()
+	cfg.HealthPort = -1
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid --health-port -1")
 }

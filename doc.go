@@ -60,7 +60,8 @@
 // # Protocol
 //
 // The worker speaks Locust's master/worker protocol over a ZeroMQ DEALER
-// socket (goczmq, so cgo and libczmq are needed): client_ready at start and
+// socket: goczmq (cgo and libczmq) by default, or the pure-Go
+// go-zeromq/zmq4 with the build tag purego. It sends client_ready at start and
 // after every stop, a heartbeat every second, statistics every 3 seconds as
 // deltas, spawning and spawning_complete for every spawn, client_stopped
 // after a stop, and quit when it ends. Response times travel as float

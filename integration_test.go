@@ -141,9 +141,9 @@ var (
 	builtPaths = map[string]string{}
 )
 
-// buildExample builds the example program in dir once per test binary and
-// returns the executable's path.
-func buildExample(t *testing.T, dir string) string {
+// buildExample builds the example program in dir once per test binary, with
+// the test binary's transport, and returns the executable's path.
+func buildExample(t testing.TB, dir string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -153,7 +153,7 @@ func buildExample(t *testing.T, dir string) string {
 	out, err := os.MkdirTemp("", "boomer-example-")
 	require.NoError(t, err)
 	path := filepath.Join(out, filepath.Base(dir))
-	cmd := exec.Command("go", "build", "-o", path, "./"+dir)
+	cmd := exec.Command("go", "build", "-tags", exampleBuildTags, "-o", path, "./"+dir)
 	output, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build ./%s: %s", dir, output)
 	builtPaths[dir] = path
@@ -168,12 +168,20 @@ type workerProcess struct {
 	err     error
 }
 
-func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess {
+func startWorkerProcess(t testing.TB, bin string, args ...string) *workerProcess {
+	t.Helper()
+	return startWorkerProcessEnv(t, bin, nil, args...)
+}
+
+// startWorkerProcessEnv starts bin with args and the test's environment plus
+// env ("NAME=value" entries).
+func startWorkerProcessEnv(t testing.TB, bin string, env []string, args ...string) *workerProcess {
 	t.Helper()
 	p := &workerProcess{logPath: filepath.Join(t.TempDir(), "worker.log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
 	require.NoError(t, err)
 	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = logFile
 	p.cmd.Stderr = logFile
 	// The worker dies with the test process, even when cleanups do not run.
@@ -199,7 +207,7 @@ func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess
 }
 
 // wait returns the process's exit code, or fails the test after timeout.
-func (p *workerProcess) wait(t *testing.T, timeout time.Duration) int {
+func (p *workerProcess) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -328,7 +336,7 @@ func TestMasterFailRatioWhenAllFail(t *testing.T) {
 }
 
 // waitStats polls the master's web UI until cond holds.
-func waitStats(t *testing.T, master *locusttest.Master, what string, cond func(*locusttest.StatsJSON) bool) *locusttest.StatsJSON {
+func waitStats(t testing.TB, master *locusttest.Master, what string, cond func(*locusttest.StatsJSON) bool) *locusttest.StatsJSON {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last *locusttest.StatsJSON

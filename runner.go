@@ -91,6 +91,12 @@ type worker struct {
 	classes   map[string]*classRuntime
 	filter    tagFilter
 
+	// ready is true from the master's ack (or, from a master without acks,
+	// its first spawn) until the worker finds the master lost. It stays true
+	// through the new registration after each stop. The health check
+	// server's readiness endpoint reads it.
+	ready atomic.Bool
+
 	// lastMasterHeartbeat is the Unix time in nanoseconds of the last
 	// heartbeat from the master, or 0 before the first one.
 	lastMasterHeartbeat atomic.Int64
@@ -222,7 +228,7 @@ func (w *worker) protocolState() string {
 // owns the registration state. Heartbeats and periodic reports run on their
 // own goroutines so that nothing here can delay them.
 func (w *worker) run(ctx context.Context) error {
-	w.log.Info("worker starting", "master", w.b.cfg.endpoint())
+	w.log.Info("worker starting", "master", w.b.cfg.endpoint(), "version", Version, "zeromq", zmqLibrary)
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
@@ -390,6 +396,7 @@ func (w *worker) handleAck(data any) {
 	}
 	w.ackSeen = true
 	w.awaitingAck = false
+	w.ready.Store(true)
 	if w.limiter != nil && w.testRunning {
 		w.limiter.setTarget(w.rateTarget())
 	}
@@ -523,6 +530,7 @@ func (w *worker) handleSpawn(data any) {
 	// A spawn also proves registration to a master older than 2.10, which
 	// never sends ack.
 	w.registered = true
+	w.ready.Store(true)
 	w.stopTimeout = spawn.stopTimeout
 
 	if !w.testRunning {
@@ -716,6 +724,7 @@ func (w *worker) checkMaster(now time.Time) {
 
 	w.setState(stateReady)
 	w.registered = false
+	w.ready.Store(false)
 	w.awaitingAck = false
 	w.ackSeen = false
 	w.capabilities = 0

@@ -29,6 +29,7 @@ import (
 var (
 	targetURL = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
 	timeout   = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+	wait      = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
 )
 
 var (
@@ -104,6 +105,21 @@ func get() {
 	}
 }
 
+// getAndWait sends one request and then pauses for --wait, or less when the
+// user is stopped.
+func getAndWait(u *boomer.User) {
+	get()
+	if *wait <= 0 {
+		return
+	}
+	timer := time.NewTimer(*wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-u.Context().Done():
+	}
+}
+
 func main() {
-	boomer.Run(&boomer.Task{Name: "get", Weight: 1, Fn: get})
+	boomer.Run(&boomer.Task{Name: "get", Weight: 1, Run: getAndWait})
 }

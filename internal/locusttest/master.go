@@ -262,6 +262,11 @@ func (m *Master) reap() {
 	close(m.done)
 }
 
+// PID returns the process id of the locust master.
+func (m *Master) PID() int {
+	return m.cmd.Process.Pid
+}
+
 // Exited reports whether the master process has ended.
 func (m *Master) Exited() bool {
 	select {
