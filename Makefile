@@ -21,7 +21,7 @@ MATRIX_DEBIAN_LOCUST := /usr/bin/locust
 MATRIX_DEBIAN_VERSION := 2.12.1
 MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|TestWorkerLogsMasterCapabilities
 
-.PHONY: deps matrix-deps build vet test test-matrix demo fuzz corpus soak
+.PHONY: deps matrix-deps bench-deps build vet test test-matrix demo fuzz corpus soak bench bench-smoke
 
 deps:
 	@packages=(); \
@@ -68,6 +68,23 @@ matrix-deps:
 			echo "deps: Debian's python3-locust is not version $(MATRIX_DEBIAN_VERSION)" >&2; \
 			exit 1; \
 		}; \
+	fi
+
+# Tools of `make bench`: nginx-light as the HTTP target and wrk as the
+# reference load generator, from Debian. Installing them needs root.
+bench-deps:
+	@packages=(); \
+	command -v nginx >/dev/null || packages+=(nginx-light); \
+	command -v wrk >/dev/null || packages+=(wrk); \
+	command -v taskset >/dev/null || packages+=(util-linux); \
+	if (( $${#packages[@]} > 0 )); then \
+		if [[ "$$(id -u)" != 0 ]]; then \
+			echo "bench-deps: installing ($${packages[*]}) needs root; rerun as root or install them with apt-get" >&2; \
+			exit 1; \
+		fi; \
+		echo "bench-deps: installing $${packages[*]}"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${packages[@]}" >/dev/null; \
 	fi
 
 build:
