@@ -93,10 +93,11 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: deps matrix-deps
+test: deps matrix-deps bench-deps
 	$(GO) vet ./...
 	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory test-matrix
+	$(MAKE) --no-print-directory bench-smoke
 
 # The main integration tests against the older masters of the matrix.
 test-matrix: matrix-deps
@@ -138,6 +139,25 @@ soak: deps
 
 demo: deps
 	bash scripts/demo.sh
+
+# Requests per CPU-second of wrk, a bare Go loop, examples/http under a
+# Locust master (net/http and boomer.HTTPClient) and Locust's FastHttpUser,
+# against nginx on 127.0.0.1. Settings: BENCH_FLAGS, see
+# `go run ./bench/cmd/loadbench -h`. Not part of `make test`.
+BENCH_FLAGS ?=
+BENCH_REPORT ?= bench-results.md
+
+bench: deps bench-deps
+	$(GO) run ./bench/cmd/loadbench --out $(BENCH_REPORT) $(BENCH_FLAGS)
+
+# One 2-second round of every generator. loadbench fails when a run fails or
+# a generator sends no request; the smoke checks nothing about the figures.
+bench-smoke: deps bench-deps
+	@report="$$(mktemp "$${TMPDIR:-/tmp}/bench-smoke.XXXXXX.md")"; \
+	trap 'rm -f "$$report"' EXIT; \
+	$(GO) run ./bench/cmd/loadbench --rounds 1 --duration 2s --quiet-wait 0 --out "$$report" >/dev/null; \
+	grep -q '^| generator | runs kept' "$$report" || { echo "bench-smoke: no table in $$report" >&2; exit 1; }; \
+	echo "bench-smoke: every generator sent requests and the table was written"
 
 # The fuzzers of the root package, one after the other, FUZZTIME each.
 fuzz:

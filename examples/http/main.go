@@ -7,10 +7,14 @@
 //	go run ./examples/http --url http://127.0.0.1:8080/
 //
 // Without --url the worker starts its own target on 127.0.0.1, so the example
-// runs with nothing else installed.
+// runs with nothing else installed. With --client helper the task sends its
+// requests through boomer.HTTPClient, which reads the body and records the
+// request itself, in place of net/http and RecordSuccess.
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -25,19 +30,21 @@ import (
 )
 
 var (
-	targetURL = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
-	timeout   = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+	targetURL  = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
+	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess) or helper (boomer.HTTPClient)")
 )
 
 var (
-	setupOnce   sync.Once
-	client      *http.Client
-	requestURL  string
-	requestName string
+	setupOnce    sync.Once
+	client       *http.Client
+	helperClient *boomer.HTTPClient
+	requestURL   string
+	requestName  string
 )
 
-// setup builds the client once the flags are parsed, which boomer.Run does
-// before the first task runs.
+// setup runs in the first task, once the flags are parsed: it builds the
+// net/http client and starts the local target when --url is empty.
 func setup() {
 	requestURL = *targetURL
 	if requestURL == "" {
@@ -102,6 +109,48 @@ func get() {
 	}
 }
 
+// getWithHelper sends the same request as get through boomer.HTTPClient,
+// which records it.
+func getWithHelper() {
+	setupOnce.Do(setup)
+	// The client has recorded the failure, so the error needs no handling.
+	_, _ = helperClient.Get(context.Background(), requestURL)
+}
+
 func main() {
-	boomer.Run(&boomer.Task{Name: "get", Weight: 1, Fn: get})
+	cfg := boomer.DefaultConfig()
+	cfg.RegisterFlags(flag.CommandLine)
+	flag.Parse()
+
+	task := &boomer.Task{Name: "get", Weight: 1, Fn: get}
+	if *clientKind != "nethttp" && *clientKind != "helper" {
+		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp or helper\n", *clientKind)
+		os.Exit(2)
+	}
+	if *clientKind == "helper" {
+		task.Fn = getWithHelper
+	}
+	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithTasks(task))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "http: %v\n", err)
+		os.Exit(2)
+	}
+	if *clientKind == "helper" {
+		// The same limits as the net/http client of setup.
+		helperClient, err = boomer.NewHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "http: %v\n", err)
+			os.Exit(2)
+		}
+	}
+
+	err = b.Run(context.Background())
+	var signalErr *boomer.SignalError
+	switch {
+	case len(cfg.RunTasks) > 0 && err == nil:
+	case errors.Is(err, boomer.ErrMasterQuit), errors.As(err, &signalErr):
+		log.Printf("worker stopped: %v", err)
+	default:
+		log.Fatalf("worker stopped: %v", err)
+	}
 }
