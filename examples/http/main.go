@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ var (
 	targetURL  = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
 	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
 	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess) or helper (boomer.HTTPClient)")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 )
 
 var (
@@ -118,6 +120,12 @@ func getWithHelper() {
 }
 
 func main() {
+	os.Exit(run())
+}
+
+// run runs the worker and returns the exit status, so that the CPU profile
+// is written on every path.
+func run() int {
 	cfg := boomer.DefaultConfig()
 	cfg.RegisterFlags(flag.CommandLine)
 	flag.Parse()
@@ -125,7 +133,7 @@ func main() {
 	task := &boomer.Task{Name: "get", Weight: 1, Fn: get}
 	if *clientKind != "nethttp" && *clientKind != "helper" {
 		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp or helper\n", *clientKind)
-		os.Exit(2)
+		return 2
 	}
 	if *clientKind == "helper" {
 		task.Fn = getWithHelper
@@ -133,15 +141,28 @@ func main() {
 	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithTasks(task))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "http: %v\n", err)
-		os.Exit(2)
+		return 2
 	}
 	if *clientKind == "helper" {
 		// The same limits as the net/http client of setup.
 		helperClient, err = boomer.NewHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "http: %v\n", err)
-			os.Exit(2)
+			return 2
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "http: invalid --cpuprofile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "http: start CPU profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	err = b.Run(context.Background())
@@ -151,6 +172,8 @@ func main() {
 	case errors.Is(err, boomer.ErrMasterQuit), errors.As(err, &signalErr):
 		log.Printf("worker stopped: %v", err)
 	default:
-		log.Fatalf("worker stopped: %v", err)
+		log.Printf("worker stopped: %v", err)
+		return 1
 	}
+	return 0
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ func main() {
 	users := flag.Int("users", 50, "number of goroutines, each sending one request at a time")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send requests")
 	timeout := flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file, for go tool pprof")
 	maxRequests := flag.Int64("max-requests", 100_000_000, "stop after about this many requests in total (each goroutine sends its share), even before --duration")
 	flag.Parse()
 
@@ -103,6 +105,20 @@ func main() {
 	if *users < 1 || *duration <= 0 || *maxRequests < 1 {
 		fmt.Fprintf(os.Stderr, "bareloop: --users %d, --duration %s and --max-requests %d must all be positive\n", *users, *duration, *maxRequests)
 		os.Exit(2)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bareloop: invalid --cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bareloop: start CPU profile: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	// The client settings of examples/http.
@@ -157,6 +173,7 @@ func main() {
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		fmt.Fprintf(os.Stderr, "bareloop: write result: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -28,6 +28,9 @@ type setup struct {
 	duration  time.Duration
 	genCPU    int // core the generators are pinned to
 	helperCPU int // core of the Locust master, shared with nginx
+	// profileDir, when set, receives a CPU profile of each run of the bare
+	// loop and the workers.
+	profileDir string
 }
 
 // generator is one load generator under test.
@@ -131,8 +134,11 @@ func runWrk(ctx context.Context, s *setup, tag string) (counts, time.Duration, t
 }
 
 func runBareLoop(ctx context.Context, s *setup, tag string) (counts, time.Duration, time.Duration, error) {
-	p, err := startProcess(s, s.genCPU, tag, s.loopBin,
-		"--url", s.url, "--users", strconv.Itoa(s.users), "--duration", s.duration.String())
+	args := []string{"--url", s.url, "--users", strconv.Itoa(s.users), "--duration", s.duration.String()}
+	if s.profileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
+	}
+	p, err := startProcess(s, s.genCPU, tag, s.loopBin, args...)
 	if err != nil {
 		return counts{}, 0, 0, err
 	}
@@ -163,9 +169,12 @@ func runWorker(client string) func(context.Context, *setup, string) (counts, tim
 		if err != nil {
 			return counts{}, 0, 0, err
 		}
-		worker, err := startProcess(s, s.genCPU, tag, s.workerBin,
-			"--url", s.url, "--client", client,
-			"--master-host", "127.0.0.1", "--master-port", strconv.Itoa(port))
+		args := []string{"--url", s.url, "--client", client,
+			"--master-host", "127.0.0.1", "--master-port", strconv.Itoa(port)}
+		if s.profileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
+		}
+		worker, err := startProcess(s, s.genCPU, tag, s.workerBin, args...)
 		if err != nil {
 			master.kill()
 			<-master.done

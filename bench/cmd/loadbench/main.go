@@ -45,6 +45,7 @@ type options struct {
 	out         string
 	locust      string
 	keepDir     bool
+	profileDir  string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -62,6 +63,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "bench-results.md", "markdown file the table and the runs are written to")
 	fs.StringVar(&o.locust, "locust", ".venv/bin/locust", "locust executable, relative to the module root or absolute")
 	fs.BoolVar(&o.keepDir, "keep-dir", false, "keep the temporary directory with the logs and CSV files")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "directory that receives a CPU profile of every run of the bare loop and the workers (their --cpuprofile); profiling adds a few percent of CPU")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -163,6 +165,14 @@ func run(ctx context.Context, o options) (bool, error) {
 		duration:  o.duration,
 		genCPU:    o.genCPU,
 		helperCPU: o.targetCPU,
+	}
+	if o.profileDir != "" {
+		if s.profileDir, err = filepath.Abs(o.profileDir); err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(s.profileDir, 0o755); err != nil {
+			return false, fmt.Errorf("invalid --profile-dir: %w", err)
+		}
 	}
 	for pkg, out := range map[string]string{"./examples/http": s.workerBin, "./bench/cmd/bareloop": s.loopBin} {
 		build := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
