@@ -52,7 +52,7 @@ http {
 `
 
 // startNginx writes a configuration into dir and starts nginx with it,
-// pinned to cpu. It returns when the server answers a GET.
+// pinned to cpu. It returns when the server responds to a GET.
 func startNginx(dir string, cpu int) (*nginx, error) {
 	port, err := freePort()
 	if err != nil {
@@ -92,7 +92,7 @@ func startNginx(dir string, cpu int) (*nginx, error) {
 			return n, nil
 		} else if time.Now().After(deadline) {
 			n.stop()
-			return nil, fmt.Errorf("nginx does not answer at %s after 10 s: %v; %s", n.url, err, tail(filepath.Join(dir, "nginx-error.log")))
+			return nil, fmt.Errorf("nginx does not respond at %s after 10 s: %v; %s", n.url, err, tail(filepath.Join(dir, "nginx-error.log")))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -12,8 +12,9 @@ import (
 	"strings"
 )
 
-// counts are what one generator run reports: requests sent, failures among
-// them, and the median and 99th percentile response times in milliseconds.
+// counts are the figures of one generator run: requests sent, failures
+// among them, and the median and 99th percentile response times in
+// milliseconds.
 type counts struct {
 	requests int64
 	failures int64
@@ -29,8 +30,9 @@ var (
 )
 
 // parseWrk reads the output of wrk 4.x run with --latency. Failures are the
-// responses with a status of 400 or more plus the socket errors; wrk counts
-// a socket error other than a timeout as no request.
+// responses with a status other than 2xx or 3xx plus wrk's socket errors
+// (connect, read, write and timeout), which wrk may leave out of its
+// request count.
 func parseWrk(output string) (counts, error) {
 	m := wrkRequests.FindStringSubmatch(output)
 	if m == nil {
