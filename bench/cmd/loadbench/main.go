@@ -201,6 +201,7 @@ func run(ctx context.Context, o options) (bool, error) {
 			g := selected[(i+round)%len(selected)]
 			quiet := waitQuiet(ctx, o.quietIdle, o.quietWait)
 			r := measure(ctx, s, target, g, round, o.maxOtherCPU)
+			r.quietChecked = o.quietWait > 0
 			r.startedQuiet = quiet
 			runs = append(runs, r)
 			logf("%s", r.summary(o.rounds))
@@ -241,6 +242,7 @@ type runResult struct {
 	cpu          time.Duration // generator process, user + system
 	wall         time.Duration
 	otherShare   float64 // share of the machine's CPU used by other processes
+	quietChecked bool
 	startedQuiet bool
 	kept         bool
 	err          error

@@ -23,8 +23,10 @@ type nginx struct {
 
 // nginxConfig is the server's configuration: one worker, listening only on
 // 127.0.0.1, with the access log off and a fixed 200 response from memory,
-// so the server does no disk I/O. keepalive_requests is raised from its
-// default of 1,000 so that no generator reconnects during a run.
+// so the server does no disk I/O. Every temporary path is in the run's
+// directory, so nginx also starts without root. keepalive_requests is
+// raised from its default of 1,000 so that no generator reconnects during
+// a run.
 const nginxConfig = `worker_processes 1;
 daemon off;
 pid %[1]s/nginx.pid;
@@ -38,6 +40,9 @@ http {
     access_log off;
     client_body_temp_path %[1]s/client_body;
     proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    scgi_temp_path %[1]s/scgi;
+    uwsgi_temp_path %[1]s/uwsgi;
     keepalive_requests 100000000;
     keepalive_timeout 75s;
 

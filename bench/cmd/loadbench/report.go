@@ -150,7 +150,7 @@ func buildReport(o options, runs []runResult, selected []generator) string {
 		}
 		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.2f | %.1f | %s | %.0f%% | %s | %s |\n",
 			r.round+1, r.generator.name, r.counts.requests, r.counts.failures, r.cpu.Seconds(), r.wall.Seconds(),
-			thousands(r.perCPUSecond()), 100*r.otherShare, yesNo(r.startedQuiet), status)
+			thousands(r.perCPUSecond()), 100*r.otherShare, quietText(r), status)
 	}
 	return b.String()
 }
@@ -196,11 +196,15 @@ func millis(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-func yesNo(v bool) string {
-	if v {
+func quietText(r runResult) string {
+	switch {
+	case !r.quietChecked:
+		return "not checked"
+	case r.startedQuiet:
 		return "yes"
+	default:
+		return "no"
 	}
-	return "no"
 }
 
 func firstLine(s string) string {
