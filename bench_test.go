@@ -1,12 +1,18 @@
 package boomer
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/locust-go/boomer/internal/locusttest"
 )
 
 // Benchmarks of the worker's hot paths: recording a request, picking a
@@ -358,5 +364,88 @@ func BenchmarkUserCapacity(b *testing.B) {
 			b.Fatalf("%d users still running 10 s after the stop", left)
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkUserCapacityWithMaster runs 50,000 users whose task sleeps for a
+// second under a real headless Locust master that spawns 10,000 users per
+// second. It reports the spawn rate the worker reached (users-per-s, from
+// its first user to its 50,000th), the time that took, and the memory held
+// with every user running. Run it with -benchtime=1x; it takes about 20 s.
+//
+//	go test -run='^$' -bench=UserCapacityWithMaster -benchtime=1x .
+func BenchmarkUserCapacityWithMaster(b *testing.B) {
+	const users = 50000
+	for i := 0; i < b.N; i++ {
+		master := locusttest.StartMaster(b, locusttest.MasterOptions{
+			Locustfile:           "examples/locustfile.py",
+			Headless:             true,
+			Users:                users,
+			SpawnRate:            10000,
+			RunTime:              "15s",
+			ExpectWorkersMaxWait: 30 * time.Second,
+			LogLevel:             "WARNING",
+		})
+		cfg := DefaultConfig()
+		cfg.MasterHost = "127.0.0.1"
+		cfg.MasterPort = master.Port
+		sleep := &Task{Name: "sleep", Weight: 1, Run: func(u *User) {
+			timer := time.NewTimer(time.Second)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-u.Context().Done():
+			}
+		}}
+		boomer, err := New(WithConfig(cfg), WithTasks(sleep), WithSignalHandling(false),
+			WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- boomer.Run(context.Background()) }()
+
+		// The user pool is polled every 10 ms, so the times are exact to
+		// about 10 ms.
+		var first, last time.Time
+		var peakRSS int64
+		var held runtime.MemStats
+		deadline := time.Now().Add(60 * time.Second)
+		for last.IsZero() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			w := boomer.session.Load()
+			if w == nil {
+				continue
+			}
+			running := sumCounts(w.users.counts())
+			if running > 0 && first.IsZero() {
+				first = time.Now()
+			}
+			if running >= users {
+				last = time.Now()
+			}
+		}
+		if last.IsZero() {
+			b.Fatalf("the worker did not run %d users within 60 s; master log:\n%s", users, master.Log())
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&held)
+		peakRSS = residentMemoryBytes()
+
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrMasterQuit) {
+				b.Fatalf("worker stopped with %v, want the master's quit", err)
+			}
+		case <-time.After(60 * time.Second):
+			b.Fatalf("worker still running 60 s after its users started; master log:\n%s", master.Log())
+		}
+
+		const mib = 1 << 20
+		elapsed := last.Sub(first)
+		b.ReportMetric(users/max(elapsed.Seconds(), 0.01), "users-per-s")
+		b.ReportMetric(elapsed.Seconds(), "spawn-s")
+		b.ReportMetric(float64(held.HeapInuse+held.StackInuse)/mib, "heap+stack-MiB")
+		b.ReportMetric(float64(peakRSS)/mib, "rss-MiB")
 	}
 }
