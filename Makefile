@@ -25,7 +25,7 @@ MATRIX_TESTS := TestMasterCountsEveryRequest|TestMasterFailRatioWhenAllFail|Test
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VALIDATE_DIR := deploy/kubernetes/validate
 
-.PHONY: deps matrix-deps build vet test test-matrix test-deploy worker-binaries demo fuzz corpus soak
+.PHONY: deps matrix-deps bench-deps build vet test test-matrix test-deploy worker-binaries demo fuzz corpus soak bench bench-smoke
 
 deps:
 	@packages=(); \
@@ -74,6 +74,23 @@ matrix-deps:
 		}; \
 	fi
 
+# Tools of `make bench`: nginx-light as the HTTP target and wrk as the
+# reference load generator, from Debian. Installing them needs root.
+bench-deps:
+	@packages=(); \
+	command -v nginx >/dev/null || packages+=(nginx-light); \
+	command -v wrk >/dev/null || packages+=(wrk); \
+	command -v taskset >/dev/null || packages+=(util-linux); \
+	if (( $${#packages[@]} > 0 )); then \
+		if [[ "$$(id -u)" != 0 ]]; then \
+			echo "bench-deps: installing ($${packages[*]}) needs root; rerun as root or install them with apt-get" >&2; \
+			exit 1; \
+		fi; \
+		echo "bench-deps: installing $${packages[*]}"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${packages[@]}" >/dev/null; \
+	fi
+
 build:
 	$(GO) build ./...
 
@@ -90,13 +107,14 @@ worker-binaries:
 
 # The whole suite runs twice: with the goczmq transport and with the pure-Go
 # one (build tag purego).
-test: deps matrix-deps
+test: deps matrix-deps bench-deps
 	$(MAKE) --no-print-directory vet
 	CGO_ENABLED=0 $(GO) build -tags purego ./examples/...
 	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m ./...
 	BOOMER_REQUIRE_LOCUST=1 $(GO) test -race -count=1 -timeout 30m -tags purego ./...
 	$(MAKE) --no-print-directory test-deploy
 	$(MAKE) --no-print-directory test-matrix
+	$(MAKE) --no-print-directory bench-smoke
 
 # The Kubernetes manifests, decoded strictly against the API types, in their
 # own Go module so that the library does not depend on Kubernetes.
@@ -143,6 +161,25 @@ soak: deps
 
 demo: deps
 	bash scripts/demo.sh
+
+# Requests per CPU-second of wrk, a bare Go loop, examples/http under a
+# Locust master (net/http and boomer.HTTPClient) and Locust's FastHttpUser,
+# against nginx on 127.0.0.1. Settings: BENCH_FLAGS, see
+# `go run ./bench/cmd/loadbench -h`. Not part of `make test`.
+BENCH_FLAGS ?=
+BENCH_REPORT ?= bench-results.md
+
+bench: deps bench-deps
+	$(GO) run ./bench/cmd/loadbench --out $(BENCH_REPORT) $(BENCH_FLAGS)
+
+# One 2-second round of every generator. loadbench fails when a run fails or
+# a generator sends no request; the smoke checks nothing about the figures.
+bench-smoke: deps bench-deps
+	@report="$$(mktemp "$${TMPDIR:-/tmp}/bench-smoke.XXXXXX.md")"; \
+	trap 'rm -f "$$report"' EXIT; \
+	$(GO) run ./bench/cmd/loadbench --rounds 1 --duration 2s --quiet-wait 0 --out "$$report" >/dev/null; \
+	grep -q '^| generator | runs kept' "$$report" || { echo "bench-smoke: no table in $$report" >&2; exit 1; }; \
+	echo "bench-smoke: every generator sent requests and the table was written"
 
 # The fuzzers of the root package, one after the other, FUZZTIME each.
 fuzz:

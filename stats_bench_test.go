@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// BenchmarkRecordSuccess measures the recording hot path, with and without
+// BenchmarkCollectorRecord measures the recording hot path, with and without
 // the HDR histograms of standalone runs and the metrics endpoint, at 1, 100
 // and 10,000 goroutines per CPU. A report interval's snapshot is not part
 // of the loop.
-func BenchmarkRecordSuccess(b *testing.B) {
+func BenchmarkCollectorRecord(b *testing.B) {
 	for _, histograms := range []bool{false, true} {
 		for _, parallelism := range []int{1, 100, 10000} {
 			b.Run(fmt.Sprintf("histograms=%t/goroutines=%dxGOMAXPROCS", histograms, parallelism), func(b *testing.B) {

@@ -7,12 +7,16 @@
 //	go run ./examples/http --url http://127.0.0.1:8080/
 //
 // Without --url the worker starts its own target on 127.0.0.1, so the example
-// runs with nothing else installed. Without a master:
+// runs with nothing else installed. With --client helper the task sends its
+// requests through boomer.HTTPClient, which reads the body and records the
+// request itself, in place of net/http and RecordSuccess. Without a master:
 //
 //	go run ./examples/http --standalone -u 20 -r 10 -t 30s --csv out --html report.html
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -27,20 +33,23 @@ import (
 )
 
 var (
-	targetURL = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
-	timeout   = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
-	wait      = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
+	targetURL  = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
+	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
+	wait       = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
+	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess) or helper (boomer.HTTPClient)")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 )
 
 var (
-	setupOnce   sync.Once
-	client      *http.Client
-	requestURL  string
-	requestName string
+	setupOnce    sync.Once
+	client       *http.Client
+	helperClient *boomer.HTTPClient
+	requestURL   string
+	requestName  string
 )
 
-// setup builds the client once the flags are parsed, which boomer.Run does
-// before the first task runs.
+// setup runs in the first task, once the flags are parsed: it builds the
+// net/http client and starts the local target when --url is empty.
 func setup() {
 	requestURL = *targetURL
 	if requestURL == "" {
@@ -105,10 +114,18 @@ func get() {
 	}
 }
 
-// getAndWait sends one request and then pauses for --wait, or less when the
-// user is stopped.
-func getAndWait(u *boomer.User) {
-	get()
+// getWithHelper sends the same request as get through boomer.HTTPClient,
+// which records it.
+func getWithHelper() {
+	setupOnce.Do(setup)
+	// The client has recorded the failure, so the error needs no handling.
+	_, _ = helperClient.Get(context.Background(), requestURL)
+}
+
+// getAndWait sends one request with send and then pauses for --wait, or less
+// when the user is stopped.
+func getAndWait(u *boomer.User, send func()) {
+	send()
 	if *wait <= 0 {
 		return
 	}
@@ -121,5 +138,66 @@ func getAndWait(u *boomer.User) {
 }
 
 func main() {
-	boomer.Run(&boomer.Task{Name: "get", Weight: 1, Run: getAndWait})
+	os.Exit(run())
+}
+
+// run runs the worker and returns the exit status, so that the CPU profile
+// is written on every path.
+func run() int {
+	cfg := boomer.DefaultConfig()
+	cfg.RegisterFlags(flag.CommandLine)
+	flag.Parse()
+
+	if *clientKind != "nethttp" && *clientKind != "helper" {
+		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp or helper\n", *clientKind)
+		return 2
+	}
+	send := get
+	if *clientKind == "helper" {
+		send = getWithHelper
+	}
+	task := &boomer.Task{Name: "get", Weight: 1, Run: func(u *boomer.User) { getAndWait(u, send) }}
+	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithTasks(task))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "http: %v\n", err)
+		return 2
+	}
+	if *clientKind == "helper" {
+		// The same limits as the net/http client of setup.
+		helperClient, err = boomer.NewHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "http: %v\n", err)
+			return 2
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "http: invalid --cpuprofile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "http: start CPU profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	err = b.Run(context.Background())
+	var signalErr *boomer.SignalError
+	var failed *boomer.FailedRequestsError
+	switch {
+	case cfg.Standalone && errors.As(err, &failed):
+		log.Printf("standalone run ended: %v", err)
+		return failed.ExitCode
+	case cfg.Standalone && err == nil:
+	case len(cfg.RunTasks) > 0 && err == nil:
+	case errors.Is(err, boomer.ErrMasterQuit), errors.As(err, &signalErr):
+		log.Printf("worker stopped: %v", err)
+	default:
+		log.Printf("worker stopped: %v", err)
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseWrkLatencyOutput(t *testing.T) {
+	data, err := os.ReadFile("testdata/wrk-latency.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseWrk(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.requests != 27869 {
+		t.Errorf("requests = %d, want 27869", c.requests)
+	}
+	if c.failures != 0 {
+		t.Errorf("failures = %d, want 0", c.failures)
+	}
+	if c.p50Ms != 1.79 {
+		t.Errorf("p50 = %v ms, want 1.79", c.p50Ms)
+	}
+	if c.p99Ms != 165.77 {
+		t.Errorf("p99 = %v ms, want 165.77", c.p99Ms)
+	}
+}
+
+func TestParseWrkErrorsAndUnits(t *testing.T) {
+	output := `  Latency Distribution
+     50%  593.00us
+     75%  689.00us
+     90%  809.00us
+     99%    1.23s
+  800650 requests in 10.00s, 120.39MB read
+  Socket errors: connect 1, read 2, write 3, timeout 4
+  Non-2xx or 3xx responses: 12
+Requests/sec:  80045.31
+`
+	c, err := parseWrk(output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.requests != 800650 {
+		t.Errorf("requests = %d, want 800650", c.requests)
+	}
+	if c.failures != 22 {
+		t.Errorf("failures = %d, want 10 socket errors + 12 statuses = 22", c.failures)
+	}
+	if c.p50Ms != 0.593 {
+		t.Errorf("p50 = %v ms, want 0.593", c.p50Ms)
+	}
+	if c.p99Ms != 1230 {
+		t.Errorf("p99 = %v ms, want 1230", c.p99Ms)
+	}
+}
+
+func TestParseWrkWithoutLatency(t *testing.T) {
+	_, err := parseWrk("  100 requests in 1.00s, 1MB read\n")
+	if err == nil || !strings.Contains(err.Error(), "--latency") {
+		t.Errorf("error = %v, want one that asks for --latency", err)
+	}
+}
+
+func TestParseLocustStatsAggregated(t *testing.T) {
+	c, err := readLocustStats("testdata/locust_stats.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := counts{requests: 49388, failures: 0, p50Ms: 1, p99Ms: 6}
+	if c != want {
+		t.Errorf("counts = %+v, want %+v", c, want)
+	}
+}
+
+func TestParseLocustStatsNoRequests(t *testing.T) {
+	csv := "Type,Name,Request Count,Failure Count,50%,99%\n,Aggregated,0,0,N/A,N/A\n"
+	c, err := parseLocustStats(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (counts{}) {
+		t.Errorf("counts = %+v, want zero", c)
+	}
+}
+
+func TestParseLocustStatsMissingColumn(t *testing.T) {
+	_, err := parseLocustStats(strings.NewReader("Type,Name,Request Count\n,Aggregated,5\n"))
+	if err == nil || !strings.Contains(err.Error(), "Failure Count") {
+		t.Errorf("error = %v, want one naming the missing column", err)
+	}
+}
+
+func TestParseBareLoopOutput(t *testing.T) {
+	c, err := parseBareLoop(`{"requests":120,"failures":3,"seconds":2.0,"p50_ms":0.5,"p99_ms":2.25}` + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := counts{requests: 120, failures: 3, p50Ms: 0.5, p99Ms: 2.25}
+	if c != want {
+		t.Errorf("counts = %+v, want %+v", c, want)
+	}
+	if _, err := parseBareLoop(`{"failures":3}`); err == nil {
+		t.Error("output without requests parsed without error")
+	}
+}
+
+func TestParseMachineCPU(t *testing.T) {
+	stat := "cpu  203425 46 47175 216285 706 0 6166 90 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+	m, err := parseMachineCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totalTicks := int64(203425 + 46 + 47175 + 216285 + 706 + 0 + 6166 + 90)
+	if want := time.Duration(totalTicks) * 10 * time.Millisecond; m.total != want {
+		t.Errorf("total = %v, want %v", m.total, want)
+	}
+	if want := time.Duration(216285+706) * 10 * time.Millisecond; m.idle != want {
+		t.Errorf("idle = %v, want %v", m.idle, want)
+	}
+}
+
+func TestParseProcessStatSpacesInName(t *testing.T) {
+	stat := "29460 (nginx: worker) R 29453 29453 21813 0 -1 4194304 103 0 0 0 250 30 0 0 20 0 1 0 239692"
+	cpu, parent, err := parseProcessStat(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent != 29453 {
+		t.Errorf("parent = %d, want 29453", parent)
+	}
+	if want := 280 * 10 * time.Millisecond; cpu != want {
+		t.Errorf("cpu = %v, want %v", cpu, want)
+	}
+}
+
+func TestProcessTreeCPUOfSelf(t *testing.T) {
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) {
+	}
+	cpu, err := processTreeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu <= 0 {
+		t.Errorf("cpu = %v after 50 ms of busy loop, want more than 0", cpu)
+	}
+}
+
+func TestMedianAndThousands(t *testing.T) {
+	if got := median([]float64{5, 1, 3}); got != 3 {
+		t.Errorf("median of 5, 1, 3 = %v, want 3", got)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 4, 1, 3, 2 = %v, want 2.5", got)
+	}
+	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 66123.4: "66,123", 1234567: "1,234,567"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestParseOptionsRejectsBadValues(t *testing.T) {
+	cases := map[string][]string{
+		"--rounds":     {"--rounds", "0"},
+		"--duration":   {"--duration", "1500ms"},
+		"--users":      {"--users", "0"},
+		"different":    {"--target-cpu", "1", "--generator-cpu", "1"},
+		"--quiet-idle": {"--quiet-idle", "2"},
+		"unknown":      {"--generators", "wrk,ab"},
+		"--max-other":  {"--max-other-cpu", "-1"},
+	}
+	for want, args := range cases {
+		_, err := parseOptions(args)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseOptions(%q) error = %v, want one containing %q", args, err, want)
+		}
+	}
+}
+
+func TestSummarizeUsesKeptRuns(t *testing.T) {
+	g := generators[0]
+	runs := []runResult{
+		{generator: g, counts: counts{requests: 100}, cpu: time.Second, kept: true},
+		{generator: g, counts: counts{requests: 300}, cpu: time.Second, kept: true},
+		{generator: g, counts: counts{requests: 900}, cpu: time.Second, kept: false},
+	}
+	s := summarize(g, runs)
+	if s.kept != 2 || s.discarded != 1 || s.allRuns {
+		t.Errorf("kept %d, discarded %d, allRuns %v; want 2, 1, false", s.kept, s.discarded, s.allRuns)
+	}
+	if s.median != 200 {
+		t.Errorf("median = %v, want 200 from the kept runs only", s.median)
+	}
+
+	for i := range runs {
+		runs[i].kept = false
+	}
+	s = summarize(g, runs)
+	if !s.allRuns || s.median != 300 {
+		t.Errorf("with no run kept: allRuns %v, median %v; want true, 300", s.allRuns, s.median)
+	}
+}
