@@ -153,6 +153,10 @@ type statsShard struct {
 // for concurrent use. Reports carry deltas: taking a snapshot empties it.
 type statsCollector struct {
 	shards []statsShard
+	// recent holds shards that goroutines released, per P: a goroutine takes
+	// the shard last used on its P, which is likely still in that CPU's
+	// cache. It is only a hint; the shard's lock decides.
+	recent sync.Pool
 	now    func() time.Time
 	budget keyBudget
 	// histograms makes new entries keep an HDR histogram. It is set before
@@ -182,8 +186,12 @@ func newStatsCollector(now func() time.Time) *statsCollector {
 	return c
 }
 
-// lockShard locks a free shard, starting at a random one, and returns it.
+// lockShard locks a free shard and returns it: the one last released on this
+// P if it is free, or else the first free one from a random start.
 func (c *statsCollector) lockShard() *statsShard {
+	if sh, ok := c.recent.Get().(*statsShard); ok && sh.mu.TryLock() {
+		return sh
+	}
 	n := uint32(len(c.shards))
 	start := rand.Uint32() % n
 	for i := uint32(0); i < n; i++ {
@@ -195,6 +203,13 @@ func (c *statsCollector) lockShard() *statsShard {
 	sh := &c.shards[start]
 	sh.mu.Lock()
 	return sh
+}
+
+// unlockShard unlocks a shard from lockShard and keeps it for the next
+// recording on this P.
+func (c *statsCollector) unlockShard(sh *statsShard) {
+	sh.mu.Unlock()
+	c.recent.Put(sh)
 }
 
 func unixSeconds(t time.Time) float64 {
@@ -209,7 +224,7 @@ func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float
 	key := requestKey{method: truncateText(method), name: truncateText(name)}
 	sh := c.lockShard()
 	c.requestStats(sh, key).add(responseTimeMs, contentLength, false, now)
-	sh.mu.Unlock()
+	c.unlockShard(sh)
 }
 
 // recordFailure records a failed request and its error text.
@@ -233,7 +248,7 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 	// arrive here out of time order.
 	e.firstSeen = math.Min(e.firstSeen, now)
 	e.lastSeen = math.Max(e.lastSeen, now)
-	sh.mu.Unlock()
+	c.unlockShard(sh)
 }
 
 // requestStats returns the shard's entry for key, creating it within the
