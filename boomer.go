@@ -400,25 +400,38 @@ func Run(tasks ...*Task) {
 		os.Exit(2)
 	}
 	err = b.Run(context.Background())
+	code := ExitCode(err)
 	var failed *FailedRequestsError
 	switch {
-	case cfg.Standalone && errors.As(err, &failed):
-		os.Exit(failed.ExitCode)
-	case cfg.Standalone && err == nil:
-	case len(cfg.RunTasks) > 0 && err != nil:
-		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
-		os.Exit(1)
-	case len(cfg.RunTasks) > 0:
-	case errors.Is(err, ErrMasterQuit):
+	case code == 0 && err != nil:
 		b.log.Info("worker stopped", "reason", err)
-	default:
-		var sigErr *SignalError
-		if errors.As(err, &sigErr) {
-			b.log.Info("worker stopped", "reason", err)
-			return
-		}
+	case errors.As(err, &failed):
+		// The summary of the standalone run shows the failures.
+	case code != 0:
 		fmt.Fprintf(os.Stderr, "boomer: %v\n", err)
-		os.Exit(1)
+	}
+	if code != 0 {
+		os.Exit(code)
+	}
+}
+
+// ExitCode returns the exit status for an error from (*Boomer).Run, as
+// boomer.Run uses it: 0 for nil, a quit from the master, a signal or an
+// ended context; the ExitCode of a *FailedRequestsError; 1 for any other
+// error.
+func ExitCode(err error) int {
+	var failed *FailedRequestsError
+	var signalErr *SignalError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &failed):
+		return failed.ExitCode
+	case errors.Is(err, ErrMasterQuit), errors.As(err, &signalErr),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return 0
+	default:
+		return 1
 	}
 }
 

@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -185,19 +184,8 @@ func run() int {
 	}
 
 	err = b.Run(context.Background())
-	var signalErr *boomer.SignalError
-	var failed *boomer.FailedRequestsError
-	switch {
-	case cfg.Standalone && errors.As(err, &failed):
-		log.Printf("standalone run ended: %v", err)
-		return failed.ExitCode
-	case cfg.Standalone && err == nil:
-	case len(cfg.RunTasks) > 0 && err == nil:
-	case errors.Is(err, boomer.ErrMasterQuit), errors.As(err, &signalErr):
+	if err != nil {
 		log.Printf("worker stopped: %v", err)
-	default:
-		log.Printf("worker stopped: %v", err)
-		return 1
 	}
-	return 0
+	return boomer.ExitCode(err)
 }

@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -85,15 +86,21 @@ func authorization(u *boomer.User) boomer.RequestOption {
 }
 
 func main() {
+	os.Exit(run())
+}
+
+// run runs the worker and returns the process's exit status.
+func run() int {
 	cfg := boomer.DefaultConfig()
 	cfg.RegisterFlags(flag.CommandLine)
-	baseURL := flag.String("url", "", "base URL of the site; empty uses the host set on the master")
+	baseURL := flag.String("url", "", "base URL of the site; empty uses the host set on the master, or --host in a standalone run")
 	demo := flag.Bool("demo", false, "start a demo site on 127.0.0.1 and send the requests there")
 	flag.Parse()
 
 	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithUserClasses(websiteUser))
 	if err != nil {
-		log.Fatalf("users: %v", err)
+		fmt.Fprintf(os.Stderr, "users: %v\n", err)
+		return 2
 	}
 	if *demo {
 		*baseURL = startDemoSite()
@@ -103,11 +110,15 @@ func main() {
 		opts = append(opts, boomer.WithBaseURL(*baseURL))
 	}
 	if client, err = boomer.NewHTTPClient(b, opts...); err != nil {
-		log.Fatalf("users: %v", err)
+		fmt.Fprintf(os.Stderr, "users: %v\n", err)
+		return 2
 	}
 
 	err = b.Run(context.Background())
-	log.Printf("worker stopped: %v", err)
+	if err != nil {
+		log.Printf("worker stopped: %v", err)
+	}
+	return boomer.ExitCode(err)
 }
 
 // startDemoSite serves /login, /logout, /items and /items/{id} on 127.0.0.1
