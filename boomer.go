@@ -415,10 +415,10 @@ func Run(tasks ...*Task) {
 	}
 }
 
-// ExitCode returns the exit status for an error from (*Boomer).Run, as
-// boomer.Run uses it: 0 for nil, a quit from the master, a signal or an
-// ended context; the ExitCode of a *FailedRequestsError; 1 for any other
-// error.
+// ExitCode returns the exit status that boomer.Run uses for an error from
+// (*Boomer).Run. It is 0 for nil, a quit from the master, a signal or an
+// ended context, and the ExitCode of a *FailedRequestsError. Any other
+// error gives 1.
 func ExitCode(err error) int {
 	var failed *FailedRequestsError
 	var signalErr *SignalError
