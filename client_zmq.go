@@ -74,7 +74,7 @@ func newZMQTransport(endpoint, identity string, log *slog.Logger) (transport, er
 		done:     make(chan struct{}),
 	}
 	t.inbox.ready = make(chan struct{}, 1)
-	go t.forward()
+	go t.inbox.forward(t.incoming, t.closing)
 	started := make(chan error, 1)
 	go t.loop(started)
 	if err := <-started; err != nil {
@@ -266,24 +266,6 @@ func (t *zmqTransport) receive(dealer *goczmq.Sock) {
 		t.log.Warn("message from master has extra frames; using the first", "frames", len(frames))
 	}
 	t.inbox.push(frames[0])
-}
-
-// forward moves frames from the inbox to the Receive channel, in order, and
-// closes the channel when the socket loop has ended and the inbox is empty,
-// or when the transport is closed.
-func (t *zmqTransport) forward() {
-	defer close(t.incoming)
-	for {
-		frame, ok := t.inbox.pop(t.closing)
-		if !ok {
-			return
-		}
-		select {
-		case t.incoming <- frame:
-		case <-t.closing:
-			return
-		}
-	}
 }
 
 func (t *zmqTransport) send(dealer *goczmq.Sock, frame []byte) {

@@ -106,7 +106,7 @@ func newZMQTransport(endpoint, identity string, log *slog.Logger) (transport, er
 		incoming: make(chan []byte, zmtpIncomingBuffer),
 	}
 	t.inbox.ready = make(chan struct{}, 1)
-	go t.forward()
+	go t.inbox.forward(t.incoming, t.closing)
 	go t.run()
 	return t, nil
 }
@@ -513,23 +513,6 @@ func (t *zmtpTransport) requeue(frames [][]byte, generation int) {
 		return
 	}
 	t.queue = append(append([][]byte(nil), frames...), t.queue...)
-}
-
-// forward moves frames from the inbox to the Receive channel, in order, and
-// closes the channel when the transport is closed.
-func (t *zmtpTransport) forward() {
-	defer close(t.incoming)
-	for {
-		frame, ok := t.inbox.pop(t.closing)
-		if !ok {
-			return
-		}
-		select {
-		case t.incoming <- frame:
-		case <-t.closing:
-			return
-		}
-	}
 }
 
 var _ transport = (*zmtpTransport)(nil)

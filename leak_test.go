@@ -64,17 +64,7 @@ func TestRunCyclesDoNotLeak(t *testing.T) {
 
 	// Goroutines that return after Run, such as the signal watcher, get a
 	// moment to end.
-	// A plain loop, because assert.Eventually runs its condition on a
-	// goroutine of its own.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseGoroutines && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > baseGoroutines {
-		stacks := make([]byte, 1<<20)
-		stacks = stacks[:runtime.Stack(stacks, true)]
-		t.Errorf("goroutines: %d after 100 cycles, %d before:\n%s", n, baseGoroutines, stacks)
-	}
+	deadline := waitForGoroutines(t, baseGoroutines, "100 cycles")
 	for openFileDescriptors(t) > baseFDs && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -120,13 +110,23 @@ func TestStandaloneCyclesDoNotLeak(t *testing.T) {
 		runCycle(openModel)
 	}
 
+	waitForGoroutines(t, baseGoroutines, "40 standalone runs")
+}
+
+// waitForGoroutines waits up to 5 s for the goroutine count to fall to base,
+// fails the test with every stack when it does not, and returns the deadline
+// of the wait. It polls in a plain loop, because assert.Eventually runs its
+// condition on a goroutine of its own.
+func waitForGoroutines(t *testing.T, base int, after string) time.Time {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseGoroutines && time.Now().Before(deadline) {
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > baseGoroutines {
+	if n := runtime.NumGoroutine(); n > base {
 		stacks := make([]byte, 1<<20)
 		stacks = stacks[:runtime.Stack(stacks, true)]
-		t.Errorf("goroutines: %d after 40 standalone runs, %d before:\n%s", n, baseGoroutines, stacks)
+		t.Errorf("goroutines: %d after %s, %d before:\n%s", n, after, base, stacks)
 	}
+	return deadline
 }

@@ -88,3 +88,20 @@ func (q *frameQueue) pop(cancel <-chan struct{}) ([]byte, bool) {
 		}
 	}
 }
+
+// forward moves frames from the queue to out, in order, and closes out when
+// the queue ended and is empty, or when closing is closed.
+func (q *frameQueue) forward(out chan<- []byte, closing <-chan struct{}) {
+	defer close(out)
+	for {
+		frame, ok := q.pop(closing)
+		if !ok {
+			return
+		}
+		select {
+		case out <- frame:
+		case <-closing:
+			return
+		}
+	}
+}
