@@ -36,9 +36,9 @@
 // with HDR percentiles at the end.
 //
 // In both modes, --max-rps and --global-max-rps limit the task start rate,
-// evenly spaced, with an optional ramp (--max-rps-ramp); --arrival-rate
+// evenly spaced, with an optional ramp (--max-rps-ramp). --arrival-rate
 // runs the open model, which starts tasks at a fixed rate and records how
-// late each start was; and --metrics-addr serves Prometheus metrics.
+// late each start was. --metrics-addr serves Prometheus metrics.
 //
 // The master needs a locustfile whose User class names are the classes it
 // dispatches; examples/locustfile.py has one class. With plain tasks, every

@@ -23,8 +23,8 @@ import (
 // the master's life, the requests of every report it receives, and counts
 // worker registrations. It writes the totals as JSON to TOTALS_PATH after
 // each event. A test can then compare what reached the master with what a
-// server received, at once and across start/stop cycles; the web UI caches
-// its numbers and resets them at each start.
+// server received, at once and across start/stop cycles. The web UI cannot
+// serve here, because it caches its numbers and resets them at each start.
 const totalsLocustfile = `import json
 import os
 

@@ -23,9 +23,9 @@ const (
 	reportInterval      = 3 * time.Second
 	clientReadyInterval = 5 * time.Second
 	// reportHoldAfter is how long a master that replied to heartbeats may
-	// be silent before periodic reports are held back. A report sent into
-	// a partition would be dropped with the socket when the master is
-	// declared lost; held back, its requests go out in a later report.
+	// be silent before periodic reports are held back. A report sent into a
+	// partition is dropped with the socket once the master is declared
+	// lost, so its requests wait for a later report instead.
 	reportHoldAfter = 3 * heartbeatInterval
 )
 

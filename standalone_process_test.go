@@ -42,3 +42,31 @@ func TestStandaloneProcessExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestUsersExampleExitCodes runs examples/users, which calls
+// (*Boomer).Run itself and maps its error with ExitCode.
+func TestUsersExampleExitCodes(t *testing.T) {
+	skipIfShort(t)
+	bin := buildExample(t, "examples/users")
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	t.Cleanup(failing.Close)
+
+	cases := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"clean run", []string{"--demo", "-u", "2", "-r", "10", "-t", "2s"}, 0},
+		{"failures with a code", []string{"--url", failing.URL, "-u", "2", "-r", "10", "-t", "1s", "--exit-code-on-error", "9"}, 9},
+		{"bad users", []string{"-u", "-1"}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startWorkerProcess(t, bin, append([]string{"--standalone"}, tc.args...)...)
+			code := p.wait(t, 30*time.Second)
+			assert.Equal(t, tc.want, code, "exit code; log:\n%s", p.log())
+		})
+	}
+}
