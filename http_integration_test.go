@@ -107,8 +107,11 @@ func TestHTTPClientResultsInMasterCSV(t *testing.T) {
 	// Every request the server received is in the master's totals.
 	total, found := locusttest.FindStatsRow(rows, "", "Aggregated")
 	require.True(t, found)
-	assert.Equal(t, server.Count(), total.RequestCount-downRow.RequestCount,
-		"master total (without the closed port) differs from the server's count")
+	// The quit cancels requests in flight, which the client does not
+	// record, so the server may count one more request per user (2 users).
+	counted := total.RequestCount - downRow.RequestCount
+	assert.LessOrEqual(t, counted, server.Count(), "master total (without the closed port) above the server's count")
+	assert.LessOrEqual(t, server.Count()-counted, int64(2), "master total (without the closed port) more than one request per user below the server's count")
 
 	failures, err := master.FailuresCSV()
 	require.NoError(t, err)
