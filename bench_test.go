@@ -43,6 +43,8 @@ func newBenchBoomer(tb testing.TB) *Boomer {
 	}
 	previous := current.Swap(b)
 	tb.Cleanup(func() { current.Store(previous) })
+	// Run stamps records with the coarse clock; so do the benchmarks.
+	tb.Cleanup(b.stats.clock.start())
 	return b
 }
 

@@ -194,7 +194,7 @@ func New(opts ...Option) (*Boomer, error) {
 		b.log = slog.Default()
 	}
 	b.log = b.log.With("node_id", b.nodeID)
-	b.stats = newStatsCollector(time.Now)
+	b.stats = newStatsCollector(nil)
 	if f, ok := b.stdout.(*os.File); ok && isTerminal(f) {
 		b.liveConsole = true
 	}
@@ -299,6 +299,9 @@ func durationMillis(d time.Duration) float64 {
 func (b *Boomer) Run(ctx context.Context) error {
 	previous := current.Swap(b)
 	defer current.CompareAndSwap(b, previous)
+	if b.stats.clock != nil {
+		defer b.stats.clock.start()()
+	}
 
 	if len(b.cfg.RunTasks) > 0 {
 		return b.runTasksOnce()

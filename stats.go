@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -40,6 +41,13 @@ type requestStats struct {
 	responseTimes      map[int64]int64
 	requestsPerSecond  map[int64]int64
 	failuresPerSecond  map[int64]int64
+	// The recording path counts into plain fields, which costs less than a
+	// map update: the requests and failures of one second, and the response
+	// times below 10 s by rounded value. settle moves them into the maps.
+	second         int64
+	secondRequests int64
+	secondFailures int64
+	buckets        [bucketCount]int64
 	// hist holds the response times in microseconds, exact to
 	// histogramDigits significant digits. It is nil unless the collector
 	// keeps histograms (standalone runs and the metrics endpoint).
@@ -57,12 +65,15 @@ func newRequestStats() *requestStats {
 // add records one request that completed at now (Unix seconds). A failure
 // counts as a request too, as it does in Locust.
 func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed bool, now float64) {
-	second := int64(math.Floor(now))
+	if second := int64(math.Floor(now)); second != s.second {
+		s.settleSecond()
+		s.second = second
+	}
 	s.numRequests++
-	s.requestsPerSecond[second]++
+	s.secondRequests++
 	if failed {
 		s.numFailures++
-		s.failuresPerSecond[second]++
+		s.secondFailures++
 	}
 	s.totalResponseTime += responseTimeMs
 	if !s.hasMin || responseTimeMs < s.minResponseTime {
@@ -72,7 +83,11 @@ func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed b
 	if responseTimeMs > s.maxResponseTime {
 		s.maxResponseTime = responseTimeMs
 	}
-	s.responseTimes[roundResponseTime(responseTimeMs)]++
+	if rounded := roundResponseTime(responseTimeMs); rounded < maxBucketedTime {
+		s.buckets[bucketIndex(rounded)]++
+	} else {
+		s.responseTimes[rounded]++
+	}
 	if s.hist != nil {
 		recordMicros(s.hist, responseTimeMs)
 	}
@@ -82,9 +97,67 @@ func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed b
 	}
 }
 
+// settle moves the counts that add keeps in fields into the maps, which the
+// rest of the package reads.
+func (s *requestStats) settle() {
+	s.settleSecond()
+	for i, n := range s.buckets {
+		if n != 0 {
+			s.responseTimes[bucketTime(i)] += n
+			s.buckets[i] = 0
+		}
+	}
+}
+
+func (s *requestStats) settleSecond() {
+	if s.secondRequests != 0 {
+		s.requestsPerSecond[s.second] += s.secondRequests
+		s.secondRequests = 0
+	}
+	if s.secondFailures != 0 {
+		s.failuresPerSecond[s.second] += s.secondFailures
+		s.secondFailures = 0
+	}
+}
+
+// Rounded response times below maxBucketedTime ms are counted in an array:
+// 0 to 99 ms by 1 ms, 100 to 990 ms by 10 ms and 1,000 to 9,900 ms by 100 ms,
+// the steps of roundResponseTime.
+const (
+	maxBucketedTime = 10000
+	bucketCount     = 100 + 90 + 90
+)
+
+// bucketIndex returns the array index of a rounded response time below
+// maxBucketedTime.
+func bucketIndex(rounded int64) int {
+	switch {
+	case rounded < 100:
+		return int(rounded)
+	case rounded < 1000:
+		return 100 + int(rounded-100)/10
+	default:
+		return 190 + int(rounded-1000)/100
+	}
+}
+
+// bucketTime is the inverse of bucketIndex.
+func bucketTime(i int) int64 {
+	switch {
+	case i < 100:
+		return int64(i)
+	case i < 190:
+		return 100 + int64(i-100)*10
+	default:
+		return 1000 + int64(i-190)*100
+	}
+}
+
 // merge adds other into s, the way Locust's StatsEntry.extend does. The
 // histogram of other is added only when s has one.
 func (s *requestStats) merge(other *requestStats) {
+	s.settle()
+	other.settle()
 	if s.hist != nil && other.hist != nil {
 		s.hist.Merge(other.hist)
 	}
@@ -145,8 +218,27 @@ type statsShard struct {
 	mu       sync.Mutex
 	requests map[requestKey]*requestStats
 	errors   map[errorKey]*errorStats
+	// cache holds entries of requests found by the address and length of
+	// the name's bytes, which stay the same from call to call for a name
+	// that is a constant. Only the whole key decides a hit; the cache saves
+	// the hashing of the key's strings.
+	cache [shardCacheSize]cachedStats
 	// Padding keeps neighbouring shards' locks on separate cache lines.
 	_ [64]byte
+}
+
+// shardCacheSize is a power of two.
+const shardCacheSize = 16
+
+type cachedStats struct {
+	key   requestKey
+	stats *requestStats
+}
+
+// cacheSlot returns the cache index of name.
+func cacheSlot(name string) int {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(name)))
+	return int((p>>3 ^ uintptr(len(name))) & (shardCacheSize - 1))
 }
 
 // statsCollector aggregates recorded requests between two reports. It is safe
@@ -158,6 +250,9 @@ type statsCollector struct {
 	// cache. It is only a hint; the shard's lock decides.
 	recent sync.Pool
 	now    func() time.Time
+	// clock stamps the records when now is the system clock; it is nil
+	// for another now, such as a test's fake clock.
+	clock  *coarseClock
 	budget keyBudget
 	// histograms makes new entries keep an HDR histogram. It is set before
 	// the run starts recording.
@@ -169,15 +264,19 @@ type statsCollector struct {
 	windowStart time.Time
 }
 
+// newStatsCollector returns a collector that reads the time from now, or
+// from the system clock when now is nil. Only a collector on the system
+// clock stamps records with a coarseClock, which its owner starts.
 func newStatsCollector(now func() time.Time) *statsCollector {
-	if now == nil {
-		now = time.Now
-	}
 	c := &statsCollector{
-		shards:      make([]statsShard, 4*runtime.GOMAXPROCS(0)),
-		now:         now,
-		windowStart: now(),
+		shards: make([]statsShard, 4*runtime.GOMAXPROCS(0)),
+		now:    now,
 	}
+	if now == nil {
+		c.now = time.Now
+		c.clock = newCoarseClock()
+	}
+	c.windowStart = c.now()
 	c.budget.reset()
 	for i := range c.shards {
 		c.shards[i].requests = make(map[requestKey]*requestStats)
@@ -216,10 +315,18 @@ func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
 
+// recordTime returns the Unix time (s) to stamp a record with.
+func (c *statsCollector) recordTime() float64 {
+	if c.clock != nil {
+		return c.clock.now()
+	}
+	return unixSeconds(c.now())
+}
+
 // recordSuccess records a successful request. responseTimeMs is in
 // milliseconds and contentLength in bytes.
 func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float64, contentLength int64) {
-	now := unixSeconds(c.now())
+	now := c.recordTime()
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
 	key := requestKey{method: truncateText(method), name: truncateText(name)}
 	sh := c.lockShard()
@@ -229,7 +336,7 @@ func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float
 
 // recordFailure records a failed request and its error text.
 func (c *statsCollector) recordFailure(method, name string, responseTimeMs float64, errText string) {
-	now := unixSeconds(c.now())
+	now := c.recordTime()
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
 	key := requestKey{method: truncateText(method), name: truncateText(name)}
 	sh := c.lockShard()
@@ -254,18 +361,22 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 // requestStats returns the shard's entry for key, creating it within the
 // interval's key budget. The caller holds sh.mu.
 func (c *statsCollector) requestStats(sh *statsShard, key requestKey) *requestStats {
-	if s := sh.requests[key]; s != nil {
-		return s
+	slot := &sh.cache[cacheSlot(key.name)]
+	if slot.stats != nil && slot.key == key {
+		return slot.stats
 	}
-	key = c.budget.admitRequest(key)
 	s := sh.requests[key]
 	if s == nil {
-		s = newRequestStats()
-		if c.histograms.Load() {
-			s.hist = getHistogram()
+		key = c.budget.admitRequest(key)
+		if s = sh.requests[key]; s == nil {
+			s = newRequestStats()
+			if c.histograms.Load() {
+				s.hist = getHistogram()
+			}
+			sh.requests[key] = s
 		}
-		sh.requests[key] = s
 	}
+	*slot = cachedStats{key: key, stats: s}
 	return s
 }
 
@@ -277,10 +388,13 @@ const maxResponseTimeMs = 1e9
 // step or a bad caller can produce, to 0 and caps huge ones, so they cannot
 // corrupt sums or histogram keys.
 func sanitizeResponseTime(ms float64) float64 {
-	if math.IsNaN(ms) || ms < 0 {
+	switch {
+	case !(ms >= 0): // negative or NaN
 		return 0
+	case ms > maxResponseTimeMs:
+		return maxResponseTimeMs
 	}
-	return math.Min(ms, maxResponseTimeMs)
+	return ms
 }
 
 // statsSnapshot is the content of one report interval.
@@ -317,6 +431,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		if len(requests) > 0 || len(errs) > 0 {
 			sh.requests = make(map[requestKey]*requestStats)
 			sh.errors = make(map[errorKey]*errorStats)
+			sh.cache = [shardCacheSize]cachedStats{}
 		} else {
 			// Empty maps stay with the shard, where recorders write to them
 			// after the unlock, so they must not be read here.
@@ -325,6 +440,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		sh.mu.Unlock()
 
 		for k, s := range requests {
+			s.settle()
 			if dst := snap.requests[k]; dst != nil {
 				dst.merge(s)
 				putHistogram(s.hist)
@@ -459,6 +575,10 @@ func truncateText(s string) string {
 	if len(s) <= maxTextBytes {
 		return s
 	}
+	return truncateLong(s)
+}
+
+func truncateLong(s string) string {
 	cut := maxTextBytes
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--

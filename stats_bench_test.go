@@ -14,7 +14,8 @@ func BenchmarkCollectorRecord(b *testing.B) {
 	for _, histograms := range []bool{false, true} {
 		for _, parallelism := range []int{1, 100, 10000} {
 			b.Run(fmt.Sprintf("histograms=%t/goroutines=%dxGOMAXPROCS", histograms, parallelism), func(b *testing.B) {
-				c := newStatsCollector(time.Now)
+				c := newStatsCollector(nil)
+				defer c.clock.start()()
 				c.histograms.Store(histograms)
 				b.SetParallelism(parallelism)
 				b.ReportAllocs()

@@ -479,3 +479,106 @@ func TestUniqueNamesConcurrentBound(t *testing.T) {
 	assert.LessOrEqual(t, len(snap.requests), maxRequestKeys+1)
 	assert.EqualValues(t, goroutines*perGoroutine, snap.total().numRequests)
 }
+
+func TestBucketIndexCoversRoundedTimes(t *testing.T) {
+	seen := make(map[int]int64)
+	// Every rounded key below maxBucketedTime, reached by stepping through
+	// the response times in tenths of a millisecond.
+	for tenths := int64(0); tenths < 10*maxBucketedTime; tenths++ {
+		key := roundResponseTime(float64(tenths) / 10)
+		if key >= maxBucketedTime {
+			break
+		}
+		i := bucketIndex(key)
+		require.GreaterOrEqual(t, i, 0, "key %d", key)
+		require.Less(t, i, bucketCount, "key %d", key)
+		require.Equal(t, key, bucketTime(i), "index %d", i)
+		if other, ok := seen[i]; ok {
+			require.Equal(t, other, key, "keys %d and %d share index %d", other, key, i)
+		}
+		seen[i] = key
+	}
+	assert.Len(t, seen, bucketCount, "every bucket is reachable")
+}
+
+func TestSnapshotCountsEverySecondAndBucket(t *testing.T) {
+	clock := newFakeClock(goldenStart)
+	c := newStatsCollector(clock.Now)
+	wantTimes := make(map[int64]int64)
+	wantPerSecond := make(map[int64]int64)
+	wantFailures := make(map[int64]int64)
+	times := []float64{0.3, 7, 99.5, 150, 994.9, 995, 1234, 9950, 12345, 1e9}
+	for i := 0; i < 200; i++ {
+		// The clock goes forward 400 ms a step and now and then back, as
+		// goroutines that read it before taking a shard's lock do.
+		step := time.Duration(i) * 400 * time.Millisecond
+		if i%7 == 3 {
+			step -= 1500 * time.Millisecond
+		}
+		now := goldenStart.Add(step)
+		clock.Set(now)
+		ms := times[i%len(times)]
+		if i%3 == 0 {
+			c.recordFailure("GET", "/x", ms, "boom")
+			wantFailures[now.Unix()]++
+		} else {
+			c.recordSuccess("GET", "/x", ms, 1)
+		}
+		wantPerSecond[now.Unix()]++
+		wantTimes[roundResponseTime(ms)]++
+	}
+
+	s := c.snapshot().requests[requestKey{method: "GET", name: "/x"}]
+	require.NotNil(t, s)
+	assert.Equal(t, int64(200), s.numRequests)
+	assert.Equal(t, wantTimes, s.responseTimes)
+	assert.Equal(t, wantPerSecond, s.requestsPerSecond)
+	assert.Equal(t, wantFailures, s.failuresPerSecond)
+}
+
+func TestSnapshotEntriesStayUnchanged(t *testing.T) {
+	// The shard caches its entries; after a snapshot, records must go to
+	// new entries and leave the snapshot's alone.
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	key := requestKey{method: "GET", name: "/cached"}
+	for i := 0; i < 3; i++ {
+		c.recordSuccess(key.method, key.name, 10, 1)
+	}
+	first := c.snapshot()
+	for i := 0; i < 5; i++ {
+		c.recordSuccess(key.method, key.name, 20, 1)
+	}
+	second := c.snapshot()
+
+	require.Contains(t, first.requests, key)
+	require.Contains(t, second.requests, key)
+	assert.Equal(t, int64(3), first.requests[key].numRequests)
+	assert.Equal(t, map[int64]int64{10: 3}, first.requests[key].responseTimes)
+	assert.Equal(t, int64(5), second.requests[key].numRequests)
+	assert.Equal(t, map[int64]int64{20: 5}, second.requests[key].responseTimes)
+}
+
+func TestCacheSlotCollisionsKeepKeysApart(t *testing.T) {
+	// Names that are substrings of one string share their first byte's
+	// address; names of other strings may share a slot. Each must still
+	// get its own row.
+	base := "/abcdefghijklmnopqrstuvwxyz"
+	names := make([]string, 0, 2*len(base))
+	for n := 1; n <= len(base); n++ {
+		names = append(names, base[:n])
+	}
+	for i := 0; i < len(base); i++ {
+		names = append(names, fmt.Sprintf("/n%d", i))
+	}
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	for round := 0; round < 3; round++ {
+		for _, name := range names {
+			c.recordSuccess("GET", name, 1, 1)
+		}
+	}
+	snap := c.snapshot()
+	require.Len(t, snap.requests, len(names))
+	for _, name := range names {
+		assert.Equal(t, int64(3), snap.requests[requestKey{method: "GET", name: name}].numRequests, name)
+	}
+}

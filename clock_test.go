@@ -1,0 +1,87 @@
+package boomer
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// clockStarted reports whether c's tick goroutine runs.
+func clockStarted(c *coarseClock) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.starts > 0
+}
+
+func TestCoarseClockFollowsSystemClock(t *testing.T) {
+	c := newCoarseClock()
+	assert.InDelta(t, unixSeconds(time.Now()), c.now(), 1, "a stopped clock reads the system clock")
+	assert.False(t, c.ticking.Load())
+
+	release := c.start()
+	// A read wakes the ticking up; the clock then moves forward.
+	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+	first := c.now()
+	require.Eventually(t, func() bool { return c.now() > first }, 5*time.Second, time.Millisecond)
+	assert.InDelta(t, unixSeconds(time.Now()), c.now(), 1)
+
+	release()
+	assert.False(t, c.ticking.Load())
+	select {
+	case <-c.done:
+	default:
+		t.Fatal("the tick goroutine is still running after release")
+	}
+}
+
+func TestCoarseClockStopsTickingWithoutReaders(t *testing.T) {
+	c := newCoarseClock()
+	defer c.start()()
+	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+	// Without reads, the ticking stops after coarseIdleTicks ticks.
+	require.Eventually(t, func() bool { return !c.ticking.Load() }, 10*time.Second, time.Millisecond)
+	assert.True(t, clockStarted(c), "the goroutine waits for the next reader")
+	// And the next read starts it again.
+	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+}
+
+func TestCoarseClockCountsStarts(t *testing.T) {
+	c := newCoarseClock()
+	first := c.start()
+	second := c.start()
+	first()
+	first() // a second call of the same release does nothing
+	assert.True(t, clockStarted(c), "one start is still unreleased")
+	second()
+	assert.False(t, clockStarted(c))
+
+	third := c.start()
+	defer third()
+	assert.True(t, clockStarted(c), "the clock starts again")
+}
+
+func TestRunStampsRecordsWithCoarseClock(t *testing.T) {
+	var b *Boomer
+	var startedInTask bool
+	task := &Task{Name: "stamp", Weight: 1, Fn: func() {
+		startedInTask = clockStarted(b.stats.clock)
+		RecordSuccess("GET", "/stamped", time.Millisecond, 1)
+	}}
+	cfg := DefaultConfig()
+	cfg.RunTasks = []string{"stamp"}
+	var err error
+	b, err = New(WithConfig(cfg), WithTasks(task), WithSignalHandling(false))
+	require.NoError(t, err)
+	require.NotNil(t, b.stats.clock, "a Boomer's collector uses the system clock")
+	var out strings.Builder
+	b.stdout = &out
+
+	require.NoError(t, b.Run(context.Background()))
+	assert.True(t, startedInTask, "tasks run while the coarse clock is started")
+	assert.Contains(t, out.String(), "1 request(s) recorded")
+	assert.False(t, clockStarted(b.stats.clock), "Run stops the clock when it returns")
+}
