@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Defaults of NewHTTPClient.
@@ -45,9 +47,15 @@ var ErrNoBaseURL = errors.New("relative URL and no base URL: pass WithBaseURL to
 // pool. It keeps no cookies, unlike Locust's HttpUser, whose session stores
 // them per user.
 type HTTPClient struct {
-	b       *Boomer
+	urlResolver
 	client  *http.Client
 	headers http.Header
+}
+
+// urlResolver turns relative request URLs into absolute ones, for
+// HTTPClient and FastHTTPClient.
+type urlResolver struct {
+	b *Boomer
 	// base is the WithBaseURL value without trailing slashes, or "" to use
 	// the master's host.
 	base string
@@ -67,14 +75,16 @@ type baseURL struct {
 type HTTPOption func(*httpConfig) error
 
 type httpConfig struct {
-	baseURL        string
-	timeout        time.Duration
-	maxIdlePerHost int
-	maxIdleSet     bool
-	keepAlive      bool
-	keepAliveSet   bool
-	transport      http.RoundTripper
-	headers        http.Header
+	baseURL         string
+	timeout         time.Duration
+	maxIdlePerHost  int
+	maxIdleSet      bool
+	maxConnsPerHost int
+	maxConnsSet     bool
+	keepAlive       bool
+	keepAliveSet    bool
+	transport       http.RoundTripper
+	headers         http.Header
 }
 
 // WithBaseURL sets the URL that relative request URLs are appended to, for
@@ -117,6 +127,21 @@ func WithMaxIdleConnsPerHost(n int) HTTPOption {
 		}
 		c.maxIdlePerHost = n
 		c.maxIdleSet = true
+		return nil
+	}
+}
+
+// WithMaxConnsPerHost sets the maximum number of connections per host,
+// idle and in use. A request that finds them all in use waits for one until
+// its timeout. HTTPClient has no limit by default, and FastHTTPClient's
+// default is DefaultMaxConnsPerHost.
+func WithMaxConnsPerHost(n int) HTTPOption {
+	return func(c *httpConfig) error {
+		if n < 1 {
+			return fmt.Errorf("WithMaxConnsPerHost(%d): invalid count; pass 1 or more", n)
+		}
+		c.maxConnsPerHost = n
+		c.maxConnsSet = true
 		return nil
 	}
 }
@@ -182,18 +207,19 @@ func NewHTTPClient(b *Boomer, opts ...HTTPOption) (*HTTPClient, error) {
 
 	transport := cfg.transport
 	if transport != nil {
-		if cfg.maxIdleSet || cfg.keepAliveSet {
-			return nil, errors.New("NewHTTPClient: WithMaxIdleConnsPerHost and WithKeepAlive configure the default transport and have no effect with WithTransport; set them on your transport instead")
+		if cfg.maxIdleSet || cfg.maxConnsSet || cfg.keepAliveSet {
+			return nil, errors.New("NewHTTPClient: WithMaxIdleConnsPerHost, WithMaxConnsPerHost and WithKeepAlive configure the default transport and have no effect with WithTransport; set them on your transport instead")
 		}
 	} else {
-		transport = newHTTPTransport(cfg.maxIdlePerHost, cfg.keepAlive)
+		t := newHTTPTransport(cfg.maxIdlePerHost, cfg.keepAlive)
+		t.MaxConnsPerHost = cfg.maxConnsPerHost
+		transport = t
 	}
 
 	return &HTTPClient{
-		b:       b,
-		client:  &http.Client{Transport: transport, Timeout: cfg.timeout},
-		headers: cfg.headers,
-		base:    cfg.baseURL,
+		urlResolver: urlResolver{b: b, base: cfg.baseURL},
+		client:      &http.Client{Transport: transport, Timeout: cfg.timeout},
+		headers:     cfg.headers,
 	}, nil
 }
 
@@ -220,6 +246,8 @@ type requestConfig struct {
 	name   string
 	check  func(*Response) error
 	header http.Header
+	// fastCheck is set by FastCheck, for FastHTTPClient only.
+	fastCheck func(*fasthttp.Response) error
 }
 
 // Name sets the request's name in the statistics, in place of the URL path.
@@ -286,12 +314,14 @@ func (r *Response) JSON(v any) error {
 
 // StatusError is returned for a response with a status of 400 or more when
 // the request has no Check. Its text has the wording of the HTTPError that
-// Python's requests library raises, and the failure is recorded as
-// HTTPError('<text>'), as Locust 2.47.0 records it, so failures from Go and
-// Python workers fall into the same row of the master's failure table.
+// Python's requests library raises. HTTPClient records the failure as
+// HTTPError('<text>'), as Locust 2.47.0's HttpUser records it, so failures
+// from Go and Python workers fall into the same row of the master's failure
+// table. FastHTTPClient records the text of Locust's FastHttpUser instead
+// (see FastHTTPClient.Request).
 //
-// Unlike requests, which accepts statuses of 600 and more, this client
-// records them as failures too.
+// Unlike requests, which accepts statuses of 600 and more, both clients
+// record them as failures too.
 type StatusError struct {
 	// StatusCode is the response's status code, for example 500.
 	StatusCode int
@@ -373,8 +403,8 @@ func (c *HTTPClient) Post(ctx context.Context, rawURL, contentType string, body 
 //
 // Failures before anything is sent, such as an invalid URL or a relative
 // URL without a base, are recorded with a response time of 0. A request
-// whose ctx is canceled is recorded as a failure too, with the text
-// "context canceled".
+// cut off because its ctx was canceled is not recorded, and the error wraps
+// context.Canceled.
 func (c *HTTPClient) Request(ctx context.Context, method, rawURL string, body io.Reader, opts ...RequestOption) (*Response, error) {
 	if method == "" {
 		method = http.MethodGet
@@ -506,6 +536,11 @@ func (c *HTTPClient) send(req *http.Request, cfg *requestConfig) (*Response, err
 		c.b.recordFailure(method, name, 0, err.Error())
 		return nil, fmt.Errorf("%s %s: %w", method, req.URL.Redacted(), err)
 	}
+	if cfg.fastCheck != nil {
+		closeRequestBody(req.Body)
+		c.b.recordFailure(method, name, 0, errFastCheckOnHTTPClient.Error())
+		return nil, fmt.Errorf("%s %s: %w", method, req.URL.Redacted(), errFastCheckOnHTTPClient)
+	}
 
 	start := time.Now()
 	httpResp, err := c.client.Do(req)
@@ -566,7 +601,7 @@ func runCheck(check func(*Response) error, resp *Response) (err error) {
 
 // resolve returns rawURL when it has a scheme, and otherwise appends it to
 // the base URL: the client's, or else the master's host.
-func (c *HTTPClient) resolve(rawURL string) (string, error) {
+func (c *urlResolver) resolve(rawURL string) (string, error) {
 	if hasScheme(rawURL) {
 		return rawURL, nil
 	}
@@ -583,7 +618,7 @@ func (c *HTTPClient) resolve(rawURL string) (string, error) {
 
 // masterPrefix returns the master's host for the current test as a base URL
 // prefix. The parsed host is cached until the master sends another one.
-func (c *HTTPClient) masterPrefix() (string, error) {
+func (c *urlResolver) masterPrefix() (string, error) {
 	host := c.b.Host()
 	if cached := c.masterBase.Load(); cached != nil && cached.raw == host {
 		return cached.prefix, cached.err

@@ -43,6 +43,28 @@ func TestStandaloneProcessExitCodes(t *testing.T) {
 	}
 }
 
+// TestHTTPExampleClients runs examples/http with each --client and checks
+// that every request reached the summary.
+func TestHTTPExampleClients(t *testing.T) {
+	skipIfShort(t)
+	bin := buildExample(t, "examples/http")
+	okServer, _ := okServer(t)
+
+	for _, client := range []string{"nethttp", "helper", "fasthttp"} {
+		t.Run(client, func(t *testing.T) {
+			p := startWorkerProcess(t, bin, "--standalone", "--client", client,
+				"--url", okServer.URL+"/", "-u", "2", "-r", "10", "--iterations", "5")
+			code := p.wait(t, 30*time.Second)
+			assert.Equal(t, 0, code, "exit code; log:\n%s", p.log())
+			assert.Contains(t, p.log(), "Summary: 10 requests, 0 failures")
+		})
+	}
+
+	p := startWorkerProcess(t, bin, "--standalone", "--client", "curl")
+	assert.Equal(t, 2, p.wait(t, 30*time.Second))
+	assert.Contains(t, p.log(), `invalid --client "curl": use nethttp, helper or fasthttp`)
+}
+
 // TestUsersExampleExitCodes runs examples/users, which calls
 // (*Boomer).Run itself and maps its error with ExitCode.
 func TestUsersExampleExitCodes(t *testing.T) {

@@ -7,9 +7,11 @@
 //	go run ./examples/http --url http://127.0.0.1:8080/
 //
 // Without --url the worker starts its own target on 127.0.0.1, so the example
-// runs with nothing else installed. With --client helper the task sends its
-// requests through boomer.HTTPClient, which reads the body and records the
-// request itself, in place of net/http and RecordSuccess. Without a master:
+// runs with nothing else installed. --client picks how the task sends its
+// requests: nethttp (the default) uses net/http and boomer.RecordSuccess,
+// helper uses boomer.HTTPClient and fasthttp uses boomer.FastHTTPClient.
+// Both helpers read the body and record the request themselves. Without a
+// master:
 //
 //	go run ./examples/http --standalone -u 20 -r 10 -t 30s --csv out --html report.html
 package main
@@ -35,7 +37,7 @@ var (
 	targetURL  = flag.String("url", "", "URL to request; empty starts a local target on 127.0.0.1")
 	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
 	wait       = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
-	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess) or helper (boomer.HTTPClient)")
+	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess), helper (boomer.HTTPClient) or fasthttp (boomer.FastHTTPClient)")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 )
 
@@ -43,6 +45,7 @@ var (
 	setupOnce    sync.Once
 	client       *http.Client
 	helperClient *boomer.HTTPClient
+	fastClient   *boomer.FastHTTPClient
 	requestURL   string
 	requestName  string
 )
@@ -121,6 +124,14 @@ func getWithHelper() {
 	_, _ = helperClient.Get(context.Background(), requestURL)
 }
 
+// getWithFastHTTP sends the same request as get through
+// boomer.FastHTTPClient, which records it.
+func getWithFastHTTP() {
+	setupOnce.Do(setup)
+	// The client has recorded the failure, so the error needs no handling.
+	_ = fastClient.Get(context.Background(), requestURL)
+}
+
 // getAndWait sends one request with send and then pauses for --wait, or less
 // when the user is stopped.
 func getAndWait(u *boomer.User, send func()) {
@@ -147,13 +158,17 @@ func run() int {
 	cfg.RegisterFlags(flag.CommandLine)
 	flag.Parse()
 
-	if *clientKind != "nethttp" && *clientKind != "helper" {
-		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp or helper\n", *clientKind)
-		return 2
-	}
-	send := get
-	if *clientKind == "helper" {
+	var send func()
+	switch *clientKind {
+	case "nethttp":
+		send = get
+	case "helper":
 		send = getWithHelper
+	case "fasthttp":
+		send = getWithFastHTTP
+	default:
+		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp, helper or fasthttp\n", *clientKind)
+		return 2
 	}
 	task := &boomer.Task{Name: "get", Weight: 1, Run: func(u *boomer.User) { getAndWait(u, send) }}
 	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithTasks(task))
@@ -161,13 +176,16 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "http: %v\n", err)
 		return 2
 	}
-	if *clientKind == "helper" {
-		// The same limits as the net/http client of setup.
+	// The helpers get the same limits as the net/http client of setup.
+	switch *clientKind {
+	case "helper":
 		helperClient, err = boomer.NewHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000))
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "http: %v\n", err)
-			return 2
-		}
+	case "fasthttp":
+		fastClient, err = boomer.NewFastHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxConnsPerHost(10000))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "http: %v\n", err)
+		return 2
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

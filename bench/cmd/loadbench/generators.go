@@ -48,6 +48,7 @@ var generators = []generator{
 	{name: "bare", label: "bare Go loop (net/http, no stats)", run: runBareLoop},
 	{name: "worker", label: "boomer worker, net/http task (examples/http)", run: runWorker("nethttp")},
 	{name: "helper", label: "boomer worker, boomer.HTTPClient task", run: runWorker("helper")},
+	{name: "fasthttp", label: "boomer worker, boomer.FastHTTPClient task", run: runWorker("fasthttp")},
 	{name: "locust", label: "Locust FastHttpUser (one process)", run: runLocust},
 }
 

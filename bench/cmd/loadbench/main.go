@@ -1,9 +1,9 @@
 // Command loadbench compares HTTP load generators by requests per CPU-second
 // of the generator process: wrk, a bare Go loop without the boomer library,
-// examples/http under a headless Locust master with a net/http task and with
-// boomer.HTTPClient, and Locust's FastHttpUser. All of them send GET requests
-// to one nginx on 127.0.0.1, pinned to one core, while each generator is
-// pinned to another core.
+// examples/http under a headless Locust master with a net/http task, with
+// boomer.HTTPClient and with boomer.FastHTTPClient, and Locust's FastHttpUser.
+// All of them send GET requests to one nginx on 127.0.0.1, pinned to one
+// core, while each generator is pinned to another core.
 //
 //	go run ./bench/cmd/loadbench                        # make bench
 //	go run ./bench/cmd/loadbench --rounds 1 --duration 2s --quiet-wait 0
@@ -56,7 +56,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.users, "users", 50, "concurrent connections (wrk), goroutines (bare loop) or users (workers, Locust)")
 	fs.IntVar(&o.targetCPU, "target-cpu", 0, "core that nginx and the Locust master are pinned to")
 	fs.IntVar(&o.genCPU, "generator-cpu", 1, "core that each generator is pinned to")
-	fs.StringVar(&o.only, "generators", "wrk,bare,worker,helper,locust", "comma-separated generators to run, from: wrk, bare, worker, helper, locust")
+	fs.StringVar(&o.only, "generators", "wrk,bare,worker,helper,fasthttp,locust", "comma-separated generators to run, from: wrk, bare, worker, helper, fasthttp, locust")
 	fs.Float64Var(&o.quietIdle, "quiet-idle", 0.90, "idle share of the machine's CPU over 1 s (0 to 1) that counts as quiet before a run")
 	fs.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "longest wait for a quiet machine before each run; 0 does not wait")
 	fs.Float64Var(&o.maxOtherCPU, "max-other-cpu", 0.10, "share of the machine's CPU (0 to 1) that other processes may use during a run before the run is discarded")
@@ -102,7 +102,7 @@ func selectGenerators(list string) ([]generator, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown generator %q in --generators: use wrk, bare, worker, helper or locust", name)
+			return nil, fmt.Errorf("unknown generator %q in --generators: use wrk, bare, worker, helper, fasthttp or locust", name)
 		}
 	}
 	return selected, nil

@@ -206,3 +206,32 @@ func TestSummarizeUsesKeptRuns(t *testing.T) {
 		t.Errorf("with no run kept: allRuns %v, median %v; want true, 300", s.allRuns, s.median)
 	}
 }
+
+func TestBuildReportRatiosOfFastHTTPRow(t *testing.T) {
+	selected, err := selectGenerators("wrk,bare,fasthttp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrk, bare, fast := selected[0], selected[1], selected[2]
+	runs := []runResult{
+		{generator: wrk, counts: counts{requests: 1000}, cpu: time.Second, kept: true},
+		{generator: bare, counts: counts{requests: 400}, cpu: time.Second, kept: true},
+		{generator: fast, counts: counts{requests: 600}, cpu: time.Second, kept: true},
+	}
+
+	report := buildReport(options{rounds: 1, duration: time.Second, users: 1, genCPU: 1}, runs, selected)
+
+	var row string
+	for _, line := range strings.Split(report, "\n") {
+		if strings.HasPrefix(line, "| "+fast.label+" |") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatalf("no row for %q in the report:\n%s", fast.label, report)
+	}
+	// 600 of wrk's 1,000 and of the bare loop's 400 requests per CPU-second.
+	if !strings.Contains(row, "| 600 | 600 – 600 | 0.60 | 1.50 |") {
+		t.Errorf("fasthttp row %q lacks the median 600 and the ratios 0.60 to wrk and 1.50 to the bare loop", row)
+	}
+}
