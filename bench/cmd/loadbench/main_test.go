@@ -235,3 +235,39 @@ func TestBuildReportRatiosOfFastHTTPRow(t *testing.T) {
 		t.Errorf("fasthttp row %q lacks the median 600 and the ratios 0.60 to wrk and 1.50 to the bare loop", row)
 	}
 }
+
+func TestPairedRatiosFollowRounds(t *testing.T) {
+	selected, err := selectGenerators("wrk,bare,worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrk, bare, worker := selected[0], selected[1], selected[2]
+	run := func(g generator, round int, requests int64, kept bool) runResult {
+		return runResult{generator: g, round: round, counts: counts{requests: requests}, cpu: time.Second, kept: kept}
+	}
+	// The machine runs twice as fast in round 1 as in round 0; the worker
+	// sends 0.9 of the bare loop's rate in both rounds, while the ratio of
+	// the medians mixes the rounds. Round 2's worker run is discarded, so
+	// that round is left out of the worker's ratios.
+	runs := []runResult{
+		run(wrk, 0, 1000, true), run(bare, 0, 400, true), run(worker, 0, 360, true),
+		run(wrk, 1, 2000, true), run(bare, 1, 800, true), run(worker, 1, 720, true),
+		run(wrk, 2, 1500, true), run(bare, 2, 500, true), run(worker, 2, 100, false),
+	}
+	report := buildReport(options{rounds: 3, duration: time.Second, users: 1, genCPU: 1}, runs, selected)
+
+	var row string
+	for _, line := range strings.Split(report, "\n") {
+		if strings.HasPrefix(line, "| "+worker.label+" |") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatalf("no row for %q in the report:\n%s", worker.label, report)
+	}
+	// Median of the worker's kept runs: 540; of the bare loop's: 500; of
+	// wrk's: 1,500. By round: 0.36 of wrk and 0.90 of the bare loop.
+	if !strings.Contains(row, "| 540 | 360 – 720 | 0.36 | 1.08 | 0.36 | 0.90 |") {
+		t.Errorf("worker row %q lacks the ratios of medians 0.36 and 1.08 and the ratios by round 0.36 and 0.90", row)
+	}
+}

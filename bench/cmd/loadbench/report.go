@@ -11,19 +11,23 @@ import (
 
 // summary is the figures of one generator over the runs used.
 type summary struct {
-	generator  generator
-	kept       int
-	discarded  int
-	failed     int
-	allRuns    bool // no run was kept, so the figures use every run that did not fail
-	median     float64
-	low, high  float64
-	p50, p99   float64
-	failures   int64
-	requests   int64
-	usedCount  int
-	wrkRatio   float64
-	loopRatio  float64
+	generator generator
+	kept      int
+	discarded int
+	failed    int
+	allRuns   bool // no run was kept, so the figures use every run that did not fail
+	median    float64
+	low, high float64
+	p50, p99  float64
+	failures  int64
+	requests  int64
+	usedCount int
+	wrkRatio  float64
+	loopRatio float64
+	// pairedWrk and pairedLoop are the medians of the ratios of this
+	// generator's run to the run of wrk or the bare loop in the same round.
+	pairedWrk  float64
+	pairedLoop float64
 	hasFigures bool
 }
 
@@ -72,6 +76,31 @@ func summarize(g generator, runs []runResult) summary {
 	return s
 }
 
+// pairedRatio returns the median over the rounds of the ratio of s's run to
+// base's run in the same round, using the runs that summarize used for each,
+// or 0 when no round has both.
+func pairedRatio(runs []runResult, s, base summary) float64 {
+	used := func(r runResult, sum summary) bool {
+		return r.generator.name == sum.generator.name && r.err == nil && (r.kept || sum.allRuns)
+	}
+	baseRate := make(map[int]float64)
+	for _, r := range runs {
+		if used(r, base) && r.perCPUSecond() > 0 {
+			baseRate[r.round] = r.perCPUSecond()
+		}
+	}
+	var ratios []float64
+	for _, r := range runs {
+		if b, ok := baseRate[r.round]; ok && used(r, s) {
+			ratios = append(ratios, r.perCPUSecond()/b)
+		}
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	return median(ratios)
+}
+
 // median returns the median of values, the mean of the middle two for an
 // even count. It sorts values.
 func median(values []float64) float64 {
@@ -101,9 +130,11 @@ func buildReport(o options, runs []runResult, selected []generator) string {
 		s := &summaries[i]
 		if wrk != nil && wrk.hasFigures && wrk.median > 0 {
 			s.wrkRatio = s.median / wrk.median
+			s.pairedWrk = pairedRatio(runs, *s, *wrk)
 		}
 		if loop != nil && loop.hasFigures && loop.median > 0 {
 			s.loopRatio = s.median / loop.median
+			s.pairedLoop = pairedRatio(runs, *s, *loop)
 		}
 	}
 
@@ -114,12 +145,12 @@ func buildReport(o options, runs []runResult, selected []generator) string {
 		"each generator pinned to core %d. A run is discarded when other processes used more than %.0f%% of the machine's CPU during it.\n\n",
 		o.rounds, o.duration, o.users, "/", o.targetCPU, o.genCPU, 100*o.maxOtherCPU)
 
-	b.WriteString("| generator | runs kept / discarded / failed | requests per CPU-second (median) | min – max | ratio to wrk | ratio to bare loop | p50 ms | p99 ms | failed requests |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| generator | runs kept / discarded / failed | requests per CPU-second (median) | min – max | ratio to wrk | ratio to bare loop | ratio to wrk, by round | ratio to bare loop, by round | p50 ms | p99 ms | failed requests |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	anyAllRuns := false
 	for _, s := range summaries {
 		if !s.hasFigures {
-			fmt.Fprintf(&b, "| %s | %d / %d / %d | – | – | – | – | – | – | – |\n", s.generator.label, s.kept, s.discarded, s.failed)
+			fmt.Fprintf(&b, "| %s | %d / %d / %d | – | – | – | – | – | – | – | – | – |\n", s.generator.label, s.kept, s.discarded, s.failed)
 			continue
 		}
 		mark := ""
@@ -127,15 +158,19 @@ func buildReport(o options, runs []runResult, selected []generator) string {
 			mark = " *"
 			anyAllRuns = true
 		}
-		fmt.Fprintf(&b, "| %s | %d / %d / %d | %s%s | %s – %s | %s | %s | %s | %s | %d of %d |\n",
+		fmt.Fprintf(&b, "| %s | %d / %d / %d | %s%s | %s – %s | %s | %s | %s | %s | %s | %s | %d of %d |\n",
 			s.generator.label, s.kept, s.discarded, s.failed,
 			thousands(s.median), mark, thousands(s.low), thousands(s.high),
-			ratio(s.wrkRatio), ratio(s.loopRatio), millis(s.p50), millis(s.p99), s.failures, s.requests)
+			ratio(s.wrkRatio), ratio(s.loopRatio), ratio(s.pairedWrk), ratio(s.pairedLoop),
+			millis(s.p50), millis(s.p99), s.failures, s.requests)
 	}
 	if anyAllRuns {
 		b.WriteString("\n\\* No run of this generator was kept, so the figures are over its discarded runs: they are noisy.\n")
 	}
-	b.WriteString("\nPercentiles come from wrk --latency, the bare loop's histogram (10 µs buckets) and Locust's CSV (Locust's rounding, whole milliseconds below 100 ms).\n")
+	b.WriteString("\nThe ratios by round are medians of the ratios of runs in the same round, " +
+		"which cancel the machine's drift between rounds; the other ratios divide the medians.\n")
+	b.WriteString("\nPercentiles come from wrk --latency, the bare loop's histogram (two significant digits), " +
+		"Locust's CSV (Locust's rounding, whole milliseconds below 100 ms) for the workers and Locust.\n")
 
 	b.WriteString("\n### Runs\n\n")
 	b.WriteString("| round | generator | requests | failures | CPU-s | wall s | requests per CPU-second | other processes | machine quiet at start | status |\n")
