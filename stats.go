@@ -220,8 +220,8 @@ type statsShard struct {
 	errors   map[errorKey]*errorStats
 	// cache holds entries of requests found by the address and length of
 	// the name's bytes, which stay the same from call to call for a name
-	// that is a constant. Only the whole key decides a hit; the cache saves
-	// the hashing of the key's strings.
+	// that is a constant. Only the whole key decides a hit, so the cache
+	// saves the hashing of the key's strings and nothing else.
 	cache [shardCacheSize]cachedStats
 	// Padding keeps neighbouring shards' locks on separate cache lines.
 	_ [64]byte
