@@ -114,6 +114,14 @@ func NewFastHTTPClient(b *Boomer, opts ...HTTPOption) (*FastHTTPClient, error) {
 		DisablePathNormalizing:    true,
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr:                retryOnStaleConnection,
+		// Keep the response's bytes out of fasthttp's parse errors, which
+		// become failure texts: a header that differs per request, such as
+		// a cookie, would make a failure row per request and put the
+		// cookie into the master's reports.
+		ConfigureClient: func(hc *fasthttp.HostClient) error {
+			hc.SecureErrorLogMessage = true
+			return nil
+		},
 	}
 
 	headers := make([]fastHeader, 0, len(cfg.headers))
@@ -601,6 +609,10 @@ func fastErrorText(err error) string {
 		return "timed out: no complete response before the deadline (WithTimeout or the context's deadline)"
 	case errors.Is(err, fasthttp.ErrDialTimeout):
 		return "timed out: " + err.Error()
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		return fmt.Sprintf("response headers larger than %d KiB, the most FastHTTPClient reads; use HTTPClient for this target", fastReadBufferSize>>10)
 	}
 	return errorText("", err)
 }

@@ -969,3 +969,74 @@ func TestNewHTTPClientRejectsMaxConnsWithTransport(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithMaxConnsPerHost")
 }
+
+// rawResponseServer answers every request on 127.0.0.1 with the bytes that
+// respond returns for the n-th request, then closes the connection.
+func rawResponseServer(t *testing.T, respond func(n int64) string) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { listener.Close() })
+	var requests atomic.Int64
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				io.WriteString(conn, respond(requests.Add(1)))
+			}()
+		}
+	}()
+	return "http://" + listener.Addr().String()
+}
+
+func TestFastHTTPClientLargeHeadersKeepResponseOut(t *testing.T) {
+	// A cookie that differs per request and makes the headers exceed the
+	// client's 16 KiB read buffer.
+	url := rawResponseServer(t, func(n int64) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nSet-Cookie: session=secret-%d; %s\r\nContent-Length: 2\r\n\r\nok",
+			n, strings.Repeat("x", 17000))
+	})
+	b := newHTTPTestBoomer(t)
+	c := newTestFastHTTPClient(t, b)
+
+	for i := 0; i < 3; i++ {
+		require.Error(t, c.Get(context.Background(), url+"/big"))
+	}
+
+	snap := b.stats.snapshot()
+	row := httpRow(t, snap, "GET", "/big")
+	assert.EqualValues(t, 3, row.numFailures)
+	texts := httpErrorTexts(snap, "GET", "/big")
+	require.Len(t, texts, 1, "one failure row for every cookie value")
+	for text, occurrences := range texts {
+		assert.EqualValues(t, 3, occurrences)
+		assert.NotContains(t, text, "secret")
+		assert.Contains(t, text, "response headers larger than 16 KiB")
+	}
+}
+
+func TestFastHTTPClientMalformedResponseKeepsBytesOut(t *testing.T) {
+	url := rawResponseServer(t, func(n int64) string {
+		return fmt.Sprintf("NOT HTTP token-%d\r\n\r\n", n)
+	})
+	b := newHTTPTestBoomer(t)
+	c := newTestFastHTTPClient(t, b)
+
+	for i := 0; i < 2; i++ {
+		require.Error(t, c.Get(context.Background(), url+"/garbage"))
+	}
+
+	snap := b.stats.snapshot()
+	texts := httpErrorTexts(snap, "GET", "/garbage")
+	require.Len(t, texts, 1, "one failure row for both responses")
+	for text := range texts {
+		assert.NotContains(t, text, "token-")
+	}
+}

@@ -36,7 +36,7 @@ const maxBodyPresize = 1 << 20
 
 // ErrNoBaseURL is returned, wrapped, for a relative request URL when the
 // client has no base URL and the master sent no host for the current test.
-var ErrNoBaseURL = errors.New("relative URL and no base URL: pass WithBaseURL to NewHTTPClient or set the host on the Locust master (--host or the web form)")
+var ErrNoBaseURL = errors.New("relative URL and no base URL: pass WithBaseURL to NewHTTPClient or NewFastHTTPClient, or set the host on the Locust master (--host or the web form)")
 
 // HTTPClient sends HTTP requests and records each one in a Boomer, the way
 // the client of Locust's HttpUser does. It is built on net/http: connections
@@ -627,7 +627,7 @@ func (c *urlResolver) masterPrefix() (string, error) {
 	if host == "" {
 		entry.err = ErrNoBaseURL
 	} else if prefix, err := parseBaseURL(host); err != nil {
-		entry.err = fmt.Errorf("invalid host on the Locust master: %w; set --host on the master to one such as http://example.com, or pass WithBaseURL to NewHTTPClient", err)
+		entry.err = fmt.Errorf("invalid host on the Locust master: %w; set --host on the master to one such as http://example.com, or pass WithBaseURL to NewHTTPClient or NewFastHTTPClient", err)
 	} else {
 		entry.prefix = prefix
 	}
