@@ -32,8 +32,8 @@ type coarseClock struct {
 	ticking   atomic.Bool
 	// read is set by readers and cleared by every tick.
 	read atomic.Bool
-	// wake asks the tick goroutine to start ticking.
-	wake chan struct{}
+	// wakeup asks the tick goroutine to start ticking.
+	wakeup chan struct{}
 
 	mu     sync.Mutex
 	starts int
@@ -42,7 +42,7 @@ type coarseClock struct {
 }
 
 func newCoarseClock() *coarseClock {
-	return &coarseClock{wake: make(chan struct{}, 1)}
+	return &coarseClock{wakeup: make(chan struct{}, 1)}
 }
 
 // now returns the Unix time in seconds.
@@ -56,13 +56,34 @@ func (c *coarseClock) now() float64 {
 	return c.readSystemClock()
 }
 
+// refresh reads the system clock, moves the clock's time forward to it
+// unless a tick got there first, and returns it in Unix seconds.
+func (c *coarseClock) refresh() float64 {
+	now := time.Now().UnixNano()
+	for {
+		last := c.unixNanos.Load()
+		if now <= last || c.unixNanos.CompareAndSwap(last, now) {
+			break
+		}
+	}
+	if !c.ticking.Load() {
+		c.wake()
+	}
+	return float64(now) / 1e9
+}
+
 func (c *coarseClock) readSystemClock() float64 {
 	now := unixSeconds(time.Now())
+	c.wake()
+	return now
+}
+
+// wake asks the tick goroutine, if it runs, to start ticking.
+func (c *coarseClock) wake() {
 	select {
-	case c.wake <- struct{}{}:
+	case c.wakeup <- struct{}{}:
 	default:
 	}
-	return now
 }
 
 // start runs the tick goroutine until every start has been matched by a call
@@ -102,7 +123,7 @@ func (c *coarseClock) tick(stop <-chan struct{}, done chan<- struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-c.wake:
+		case <-c.wakeup:
 		}
 		c.unixNanos.Store(time.Now().UnixNano())
 		c.read.Store(true)

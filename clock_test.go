@@ -85,3 +85,50 @@ func TestRunStampsRecordsWithCoarseClock(t *testing.T) {
 	assert.Contains(t, out.String(), "1 request(s) recorded")
 	assert.False(t, clockStarted(b.stats.clock), "Run stops the clock when it returns")
 }
+
+func TestCoarseClockRefreshMovesForward(t *testing.T) {
+	c := newCoarseClock()
+	defer c.start()()
+	// A stale time, as when CPU-bound goroutines delay the ticks.
+	stale := time.Now().Add(-time.Hour).UnixNano()
+	c.unixNanos.Store(stale)
+
+	before := unixSeconds(time.Now())
+	got := c.refresh()
+	assert.GreaterOrEqual(t, got, before)
+	assert.GreaterOrEqual(t, c.unixNanos.Load(), int64(got*1e9)-1000, "the refresh is stored")
+
+	// A refresh never moves the clock back.
+	future := time.Now().Add(time.Hour).UnixNano()
+	c.unixNanos.Store(future)
+	c.refresh()
+	assert.Equal(t, future, c.unixNanos.Load())
+}
+
+func TestRecordsRefreshStaleClock(t *testing.T) {
+	c := newStatsCollector(nil)
+	defer c.clock.start()()
+	require.Eventually(t, func() bool { c.clock.now(); return c.clock.ticking.Load() }, 5*time.Second, time.Millisecond)
+	// Stall the clock an hour back before every record. With refreshEvery
+	// records per shard, at least one shard reaches its refresh, which
+	// stamps its record with the current time although no tick ran.
+	hourAgo := time.Now().Add(-time.Hour)
+	start := time.Now()
+	records := refreshEvery * len(c.shards)
+	for i := 0; i < records; i++ {
+		c.clock.unixNanos.Store(hourAgo.UnixNano())
+		c.recordSuccess("GET", "/stale", 1, 1)
+	}
+
+	s := c.snapshot().requests[requestKey{method: "GET", name: "/stale"}]
+	require.NotNil(t, s)
+	assert.EqualValues(t, records, s.numRequests)
+	assert.GreaterOrEqual(t, s.lastRequestTime, unixSeconds(start), "a refresh stamped a record with the current time")
+	var current int64
+	for second, n := range s.requestsPerSecond {
+		if second >= start.Unix() {
+			current += n
+		}
+	}
+	assert.Positive(t, current, "records in the current second")
+}
