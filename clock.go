@@ -8,7 +8,9 @@ import (
 
 const (
 	// coarseTick is how often a ticking coarseClock reads the system clock,
-	// and so how far behind its time can be.
+	// and so how far behind its time can be while the CPUs have time for
+	// the tick goroutine. When they do not, refresh calls from the
+	// recording path keep it current.
 	coarseTick = 10 * time.Millisecond
 	// coarseIdleTicks is how many ticks without a reader stop the ticking,
 	// so that a worker without load does not wake up every tick.
@@ -19,15 +21,15 @@ const (
 // atomic load. Reading the system clock costs 40 to 80 ns on some virtual
 // machines, more than the rest of a recording. The time stamps decide the
 // per-second bucket and the last request time of a record, for which 10 ms
-// is precise enough; response times are measured by the caller and are not
+// is precise enough. Response times are measured by the caller and are not
 // affected.
 //
 // The clock ticks only while it is started and read. Otherwise now reads the
 // system clock, and the first such read while started wakes the ticking
 // up, so a Boomer that records without running, or rarely, gets exact times.
 type coarseClock struct {
-	// unixNanos is the time of the last tick; it is current while ticking
-	// is true.
+	// unixNanos is the time of the last tick or refresh. It is current
+	// while ticking is true.
 	unixNanos atomic.Int64
 	ticking   atomic.Bool
 	// read is set by readers and cleared by every tick.
