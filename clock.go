@@ -58,13 +58,15 @@ func (c *coarseClock) now() float64 {
 	return c.readSystemClock()
 }
 
-// refresh reads the system clock, moves the clock's time forward to it
-// unless a tick got there first, and returns it in Unix seconds.
+// refresh reads the system clock and returns it in Unix seconds. When the
+// clock's time is more than a tick behind, refresh moves it forward. It
+// writes nothing otherwise, so that the cores reading the clock keep its
+// cache line.
 func (c *coarseClock) refresh() float64 {
 	now := time.Now().UnixNano()
 	for {
 		last := c.unixNanos.Load()
-		if now <= last || c.unixNanos.CompareAndSwap(last, now) {
+		if now-last <= int64(coarseTick) || c.unixNanos.CompareAndSwap(last, now) {
 			break
 		}
 	}
