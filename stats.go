@@ -294,22 +294,27 @@ func newStatsCollector(now func() time.Time) *statsCollector {
 }
 
 // lockShard locks a free shard and returns it: the one last released on this
-// P if it is free, or else the first free one from a random start.
+// P if it is free, or else the first free one from a random start. It never
+// waits in a shard's mutex, which the snapshot alone does.
 func (c *statsCollector) lockShard() *statsShard {
 	if sh, ok := c.recent.Get().(*statsShard); ok && sh.mu.TryLock() {
 		return sh
 	}
 	n := uint32(len(c.shards))
-	start := rand.Uint32() % n
-	for i := uint32(0); i < n; i++ {
-		sh := &c.shards[(start+i)%n]
-		if sh.mu.TryLock() {
-			return sh
+	for {
+		start := rand.Uint32() % n
+		for i := uint32(0); i < n; i++ {
+			sh := &c.shards[(start+i)%n]
+			if sh.mu.TryLock() {
+				return sh
+			}
 		}
+		// Every shard is locked, most likely by goroutines that were
+		// preempted while recording. Waiting in one shard's mutex would
+		// queue recorders, and a report behind them, for a turn of the
+		// scheduler each; yielding lets the holders run and finish.
+		runtime.Gosched()
 	}
-	sh := &c.shards[start]
-	sh.mu.Lock()
-	return sh
 }
 
 // unlockShard unlocks a shard from lockShard and keeps it for the next
