@@ -69,21 +69,7 @@ func TestFastHTTPClientResultsInMasterCSV(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, code, "master exit code with failures; log:\n%s", master.Log())
 
-	rows, err := master.StatsCSV()
-	require.NoError(t, err)
-	row := func(name string) locusttest.StatsRow {
-		r, ok := locusttest.FindStatsRow(rows, "GET", name)
-		require.True(t, ok, "no GET %s row in %+v", name, rows)
-		return r
-	}
-	ok, fail, downRow, body, items := row("/ok"), row("/fail"), row("/down"), row("/body"), row("/item/[id]")
-
-	assert.Positive(t, ok.RequestCount)
-	assert.Zero(t, ok.FailureCount, "200 responses counted as failures")
-	assert.Equal(t, fail.RequestCount, fail.FailureCount, "500 responses not all failures")
-	assert.Equal(t, downRow.RequestCount, downRow.FailureCount, "transport errors not all failures")
-	assert.Equal(t, body.RequestCount, body.FailureCount, "failed body checks not all failures")
-	assert.Zero(t, items.FailureCount)
+	rows, ok, fail, downRow, body, items := shopperRows(t, master)
 	for _, path := range []string{"/item/0", "/item/1", "/item/2"} {
 		_, found := locusttest.FindStatsRow(rows, "GET", path)
 		assert.False(t, found, "%s has its own row despite Name", path)
@@ -102,12 +88,7 @@ func TestFastHTTPClientResultsInMasterCSV(t *testing.T) {
 	require.True(t, found)
 	assert.Equal(t, server.Count(), total.RequestCount-downRow.RequestCount, "master total without the closed port")
 
-	failures, err := master.FailuresCSV()
-	require.NoError(t, err)
-	texts := map[string]string{}
-	for _, f := range failures {
-		texts[f.Name] = f.Error
-	}
+	texts := failureTexts(t, master)
 	assert.Equal(t, "LocustBadStatusCode(code=500)", texts["/fail"])
 	assert.Contains(t, texts["/down"], "connection refused")
 	assert.Equal(t, "body lacks the expected text", texts["/body"])

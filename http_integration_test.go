@@ -80,21 +80,7 @@ func TestHTTPClientResultsInMasterCSV(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, code, "master exit code with failures; log:\n%s", master.Log())
 
-	rows, err := master.StatsCSV()
-	require.NoError(t, err)
-	row := func(name string) locusttest.StatsRow {
-		r, ok := locusttest.FindStatsRow(rows, "GET", name)
-		require.True(t, ok, "no GET %s row in %+v", name, rows)
-		return r
-	}
-	ok, fail, downRow, body, items := row("/ok"), row("/fail"), row("/down"), row("/body"), row("/item/[id]")
-
-	assert.Positive(t, ok.RequestCount)
-	assert.Zero(t, ok.FailureCount, "200 responses counted as failures")
-	assert.Equal(t, fail.RequestCount, fail.FailureCount, "500 responses not all failures")
-	assert.Equal(t, downRow.RequestCount, downRow.FailureCount, "transport errors not all failures")
-	assert.Equal(t, body.RequestCount, body.FailureCount, "failed body checks not all failures")
-	assert.Zero(t, items.FailureCount)
+	rows, ok, _, downRow, _, items := shopperRows(t, master)
 	// The quit cancels the requests in flight, so each of the 2 users may
 	// have sent /ok but not yet its /item request.
 	assert.GreaterOrEqual(t, ok.RequestCount, items.RequestCount, "more item requests than /ok requests")
@@ -113,15 +99,48 @@ func TestHTTPClientResultsInMasterCSV(t *testing.T) {
 	assert.LessOrEqual(t, counted, server.Count(), "master total (without the closed port) above the server's count")
 	assert.LessOrEqual(t, server.Count()-counted, int64(2), "master total (without the closed port) more than one request per user below the server's count")
 
+	texts := failureTexts(t, master)
+	assert.Equal(t, "HTTPError('500 Server Error: Internal Server Error for url: /fail')", texts["/fail"])
+	assert.Contains(t, texts["/down"], "connection refused")
+	assert.Equal(t, "body lacks the expected text", texts["/body"])
+
+	assert.ErrorIs(t, worker.stopAndWait(t), ErrMasterQuit)
+}
+
+// shopperRows reads the master's CSV of a shopper test, which both HTTP
+// clients run, and checks what the clients have in common: successes,
+// failing statuses, transport errors, failed checks and grouped names.
+// It returns all rows and the rows of /ok, /fail, /down, /body and
+// /item/[id].
+func shopperRows(t *testing.T, master *locusttest.Master) (rows []locusttest.StatsRow, ok, fail, down, body, items locusttest.StatsRow) {
+	t.Helper()
+	rows, err := master.StatsCSV()
+	require.NoError(t, err)
+	row := func(name string) locusttest.StatsRow {
+		r, found := locusttest.FindStatsRow(rows, "GET", name)
+		require.True(t, found, "no GET %s row in %+v", name, rows)
+		return r
+	}
+	ok, fail, down, body, items = row("/ok"), row("/fail"), row("/down"), row("/body"), row("/item/[id]")
+
+	assert.Positive(t, ok.RequestCount)
+	assert.Zero(t, ok.FailureCount, "200 responses counted as failures")
+	assert.Equal(t, fail.RequestCount, fail.FailureCount, "500 responses not all failures")
+	assert.Equal(t, down.RequestCount, down.FailureCount, "transport errors not all failures")
+	assert.Equal(t, body.RequestCount, body.FailureCount, "failed body checks not all failures")
+	assert.Zero(t, items.FailureCount)
+	return rows, ok, fail, down, body, items
+}
+
+// failureTexts returns the error text of each name in the master's
+// failures CSV.
+func failureTexts(t *testing.T, master *locusttest.Master) map[string]string {
+	t.Helper()
 	failures, err := master.FailuresCSV()
 	require.NoError(t, err)
 	texts := map[string]string{}
 	for _, f := range failures {
 		texts[f.Name] = f.Error
 	}
-	assert.Equal(t, "HTTPError('500 Server Error: Internal Server Error for url: /fail')", texts["/fail"])
-	assert.Contains(t, texts["/down"], "connection refused")
-	assert.Equal(t, "body lacks the expected text", texts["/body"])
-
-	assert.ErrorIs(t, worker.stopAndWait(t), ErrMasterQuit)
+	return texts
 }
