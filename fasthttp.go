@@ -349,9 +349,31 @@ var uriBuffers = sync.Pool{New: func() any {
 
 // setRequestURI sets req's URI to rawURL, resolved against the base URL when
 // it is relative, and returns the request's default name in the statistics.
+// checkURL rejects an absolute URL, parsed into uri, that net/http would
+// reject too, with its error: one without a host, with an unclosed IPv6 bracket or with an
+// invalid percent escape. fasthttp would send such a URL as written, or
+// dial a wrong address. Only a URL with one of those signs is parsed, so
+// the usual request allocates nothing here.
+func checkURL(rawURL string, uri *fasthttp.URI) error {
+	if len(uri.Host()) > 0 && !strings.ContainsAny(rawURL, "%[") {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	if u.Host == "" {
+		return fmt.Errorf("invalid URL %q: no host; use an absolute URL such as http://127.0.0.1:8080/path", rawURL)
+	}
+	return nil
+}
+
 func (c *FastHTTPClient) setRequestURI(req *fasthttp.Request, rawURL string) (string, error) {
 	if hasScheme(rawURL) {
 		req.SetRequestURI(rawURL)
+		if err := checkURL(rawURL, req.URI()); err != nil {
+			return "", err
+		}
 		ensurePath(req.URI())
 		return requestNameOf(rawURL), nil
 	}
@@ -372,6 +394,11 @@ func (c *FastHTTPClient) setRequestURI(req *fasthttp.Request, rawURL string) (st
 	joined = append(joined, rawURL...)
 	*buf = joined
 	req.SetRequestURIBytes(joined)
+	if strings.ContainsRune(rawURL, '%') {
+		if err := checkURL(string(joined), req.URI()); err != nil {
+			return "", err
+		}
+	}
 	ensurePath(req.URI())
 
 	// The usual case, a base URL without a path and a URL path such as

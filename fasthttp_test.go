@@ -1040,3 +1040,35 @@ func TestFastHTTPClientMalformedResponseKeepsBytesOut(t *testing.T) {
 		assert.NotContains(t, text, "token-")
 	}
 }
+
+func TestFastHTTPClientRejectsInvalidURLs(t *testing.T) {
+	target := newHTTPTarget(t)
+	cases := []struct {
+		url  string
+		want string
+	}{
+		{"http://", "no host"},
+		{"http://[::1", "missing ']' in host"},
+		{target.URL + "/bad%zz", `invalid URL escape "%zz"`},
+		{"/relative%zz", `invalid URL escape "%zz"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			b := newHTTPTestBoomer(t)
+			c := newTestFastHTTPClient(t, b, WithBaseURL(target.URL))
+			before := target.requests.Load()
+
+			err := c.Get(context.Background(), tc.url)
+
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, before, target.requests.Load(), "nothing is sent")
+			snap := b.stats.snapshot()
+			require.Len(t, snap.errors, 1, "the failure is recorded once")
+			for key, e := range snap.errors {
+				assert.Contains(t, key.text, tc.want)
+				assert.EqualValues(t, 1, e.occurrences)
+			}
+		})
+	}
+}
