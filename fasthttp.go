@@ -349,25 +349,6 @@ var uriBuffers = sync.Pool{New: func() any {
 
 // setRequestURI sets req's URI to rawURL, resolved against the base URL when
 // it is relative, and returns the request's default name in the statistics.
-// checkURL rejects an absolute URL, parsed into uri, that net/http would
-// reject too, with its error: one without a host, with an unclosed IPv6 bracket or with an
-// invalid percent escape. fasthttp would send such a URL as written, or
-// dial a wrong address. Only a URL with one of those signs is parsed, so
-// the usual request allocates nothing here.
-func checkURL(rawURL string, uri *fasthttp.URI) error {
-	if len(uri.Host()) > 0 && !strings.ContainsAny(rawURL, "%[") {
-		return nil
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return err
-	}
-	if u.Host == "" {
-		return fmt.Errorf("invalid URL %q: no host; use an absolute URL such as http://127.0.0.1:8080/path", rawURL)
-	}
-	return nil
-}
-
 func (c *FastHTTPClient) setRequestURI(req *fasthttp.Request, rawURL string) (string, error) {
 	if hasScheme(rawURL) {
 		req.SetRequestURI(rawURL)
@@ -407,6 +388,25 @@ func (c *FastHTTPClient) setRequestURI(req *fasthttp.Request, rawURL string) (st
 		return requestNameOf(rawURL), nil
 	}
 	return requestNameOf(string(joined)), nil
+}
+
+// checkURL rejects an absolute URL, parsed into uri, that net/http would
+// reject too, with its error: one without a host, with an unclosed IPv6 bracket or with an
+// invalid percent escape. fasthttp would send such a URL as written, or
+// dial a wrong address. Only a URL with one of those signs is parsed, so
+// the usual request allocates nothing here.
+func checkURL(rawURL string, uri *fasthttp.URI) error {
+	if len(uri.Host()) > 0 && !strings.ContainsAny(rawURL, "%[") {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	if u.Host == "" {
+		return fmt.Errorf("invalid URL %q: no host; use an absolute URL such as http://127.0.0.1:8080/path", rawURL)
+	}
+	return nil
 }
 
 // hasPath reports whether the absolute URL prefix has a path after its host.
