@@ -34,7 +34,7 @@ type coarseClock struct {
 	ticking   atomic.Bool
 	// read is set by readers and cleared by every tick.
 	read atomic.Bool
-	// wakeup asks the tick goroutine to start ticking.
+	// wakeup signals the tick goroutine to start ticking.
 	wakeup chan struct{}
 
 	mu     sync.Mutex
@@ -82,7 +82,7 @@ func (c *coarseClock) readSystemClock() float64 {
 	return now
 }
 
-// wake asks the tick goroutine, if it runs, to start ticking.
+// wake signals the tick goroutine, if it runs, to start ticking.
 func (c *coarseClock) wake() {
 	select {
 	case c.wakeup <- struct{}{}:

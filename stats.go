@@ -312,7 +312,7 @@ func (c *statsCollector) lockShard() *statsShard {
 		// Every shard is locked, most likely by goroutines that were
 		// preempted while recording. Waiting in one shard's mutex would
 		// queue recorders, and a report behind them, for a turn of the
-		// scheduler each; yielding lets the holders run and finish.
+		// scheduler each. Yielding lets the holders run and finish.
 		runtime.Gosched()
 	}
 }
@@ -330,8 +330,9 @@ func unixSeconds(t time.Time) float64 {
 
 // refreshEvery is how many records of a shard read the coarse clock before
 // one reads the system clock. CPU-bound users can delay the clock's ticks by
-// hundreds of milliseconds, while records keep coming; those records then
-// keep the stamps current, at an amortized cost of about 2 ns per record.
+// hundreds of milliseconds while records keep coming, so those records keep
+// the stamps current. A system clock read every 32 records costs about 2 ns
+// per record.
 const refreshEvery = 32
 
 // recordTime returns the Unix time (s) to stamp a record with. The caller
