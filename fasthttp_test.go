@@ -970,7 +970,7 @@ func TestNewHTTPClientRejectsMaxConnsWithTransport(t *testing.T) {
 	assert.Contains(t, err.Error(), "WithMaxConnsPerHost")
 }
 
-// rawResponseServer answers every request on 127.0.0.1 with the bytes that
+// rawResponseServer responds to every request on 127.0.0.1 with the bytes that
 // respond returns for the n-th request, then closes the connection.
 func rawResponseServer(t *testing.T, respond func(n int64) string) string {
 	t.Helper()

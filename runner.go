@@ -743,9 +743,9 @@ func (w *worker) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	// The last quarter is for the report and quit to leave.
 	hooksDeadline := deadline.Add(-timeout / 4)
 
-	// The users are told to stop before the loops are waited for: with
-	// many CPU-bound users, each goroutine woken here waits its turn
-	// behind them, and stopped users free the CPUs.
+	// The users are signalled to stop before the loops are waited for,
+	// because with many CPU-bound users each goroutine woken here waits
+	// its turn behind them, and stopped users free the CPUs.
 	stopLoops()
 	if left := w.users.stopAll(0, min(quitGrace, timeout/4)); left > 0 {
 		w.log.Warn("users still inside a task at quit; requests they finish now are not reported", "users", left)

@@ -465,11 +465,11 @@ func (c *statsCollector) snapshot() statsSnapshot {
 		sh.mu.Unlock()
 
 		for k, s := range requests {
-			s.settle()
 			if dst := snap.requests[k]; dst != nil {
-				dst.merge(s)
+				dst.merge(s) // settles both
 				putHistogram(s.hist)
 			} else {
+				s.settle()
 				snap.requests[k] = s
 			}
 		}
