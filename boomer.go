@@ -46,11 +46,8 @@ type Boomer struct {
 	nodeID       string
 	handleSignal bool
 	stdout       io.Writer
-	// printRequests makes every recorded request print a line to stdout, in
-	// the --run-tasks mode.
-	printRequests bool
-	newTransport  transportFactory
-	stats         *statsCollector
+	newTransport transportFactory
+	stats        *statsCollector
 
 	// liveConsole makes a standalone run print its live table; New sets it
 	// when stdout is a terminal.
@@ -262,19 +259,10 @@ func (b *Boomer) RecordFailure(requestType, name string, responseTime time.Durat
 }
 
 func (b *Boomer) recordSuccess(requestType, name string, responseTimeMs float64, responseLength int64) {
-	responseTimeMs = sanitizeResponseTime(responseTimeMs)
-	responseLength = max(responseLength, 0)
-	if b.printRequests {
-		fmt.Fprintf(b.stdout, "  success: %s %s, %.3f ms, %d bytes\n", requestType, name, responseTimeMs, responseLength)
-	}
 	b.stats.recordSuccess(requestType, name, responseTimeMs, responseLength)
 }
 
 func (b *Boomer) recordFailure(requestType, name string, responseTimeMs float64, exception string) {
-	responseTimeMs = sanitizeResponseTime(responseTimeMs)
-	if b.printRequests {
-		fmt.Fprintf(b.stdout, "  failure: %s %s, %.3f ms, error: %s\n", requestType, name, responseTimeMs, exception)
-	}
 	b.stats.recordFailure(requestType, name, responseTimeMs, exception)
 }
 
@@ -367,11 +355,17 @@ func RecordFailure(requestType, name string, responseTime time.Duration, excepti
 var noWorkerWarned atomic.Bool
 
 func runningBoomer() *Boomer {
-	b := current.Load()
-	if b == nil && noWorkerWarned.CompareAndSwap(false, true) {
+	if b := current.Load(); b != nil {
+		return b
+	}
+	warnNoWorker()
+	return nil
+}
+
+func warnNoWorker() {
+	if noWorkerWarned.CompareAndSwap(false, true) {
 		slog.Error("request recorded while no worker is running; start one with boomer.Run or (*Boomer).Run first (this message is logged once)")
 	}
-	return b
 }
 
 // Now returns the current time in milliseconds since the Unix epoch, the unit

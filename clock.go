@@ -28,12 +28,11 @@ const (
 // system clock, and the first such read while started wakes the ticking
 // up, so a Boomer that records without running, or rarely, gets exact times.
 type coarseClock struct {
-	// unixNanos is the time of the last tick or refresh. It is current
-	// while ticking is true.
-	unixNanos atomic.Int64
-	ticking   atomic.Bool
-	// read is set by readers and cleared by every tick.
-	read atomic.Bool
+	// stamp is 0 while the clock does not tick. While it ticks, it holds
+	// the Unix time (ns) of the last tick or refresh, with the lowest bit
+	// set once a reader has read it: one load tells a reader whether the
+	// time is current, and tells the tick goroutine whether anybody reads.
+	stamp atomic.Int64
 	// wakeup signals the tick goroutine to start ticking.
 	wakeup chan struct{}
 
@@ -43,41 +42,67 @@ type coarseClock struct {
 	done   chan struct{}
 }
 
+// stampRead marks a stamp as read.
+const stampRead = 1
+
 func newCoarseClock() *coarseClock {
 	return &coarseClock{wakeup: make(chan struct{}, 1)}
 }
 
-// now returns the Unix time in seconds.
-func (c *coarseClock) now() float64 {
-	if c.ticking.Load() {
-		if !c.read.Load() {
-			c.read.Store(true)
-		}
-		return float64(c.unixNanos.Load()) / 1e9
+// ticking reports whether the clock ticks.
+func (c *coarseClock) ticking() bool {
+	return c.stamp.Load() != 0
+}
+
+// now returns the Unix time in nanoseconds.
+func (c *coarseClock) now() int64 {
+	if now := c.current(); now != 0 {
+		return now
+	}
+	return c.firstRead()
+}
+
+// current returns the time of the last tick while the clock ticks and has
+// been read since that tick, or else 0. It has no calls, so that the
+// compiler inlines it.
+func (c *coarseClock) current() int64 {
+	if now := c.stamp.Load(); now&stampRead != 0 {
+		return now
+	}
+	return 0
+}
+
+// firstRead returns the time for a read that is the first since the last
+// tick, or while the clock does not tick.
+func (c *coarseClock) firstRead() int64 {
+	if now := c.stamp.Load(); now != 0 {
+		c.stamp.CompareAndSwap(now, now|stampRead)
+		return now
 	}
 	return c.readSystemClock()
 }
 
-// refresh reads the system clock and returns it in Unix seconds. When the
-// clock's time is more than a tick behind, refresh moves it forward. It
-// writes nothing otherwise, so that the cores reading the clock keep its
+// refresh reads the system clock and returns it in Unix nanoseconds. When the
+// ticking clock's time is more than a tick behind, refresh moves it forward.
+// It writes nothing otherwise, so that the cores reading the clock keep its
 // cache line.
-func (c *coarseClock) refresh() float64 {
+func (c *coarseClock) refresh() int64 {
 	now := time.Now().UnixNano()
 	for {
-		last := c.unixNanos.Load()
-		if now-last <= int64(coarseTick) || c.unixNanos.CompareAndSwap(last, now) {
+		last := c.stamp.Load()
+		if last == 0 {
+			c.wake()
+			break
+		}
+		if now-last <= int64(coarseTick) || c.stamp.CompareAndSwap(last, now|stampRead) {
 			break
 		}
 	}
-	if !c.ticking.Load() {
-		c.wake()
-	}
-	return float64(now) / 1e9
+	return now
 }
 
-func (c *coarseClock) readSystemClock() float64 {
-	now := unixSeconds(time.Now())
+func (c *coarseClock) readSystemClock() int64 {
+	now := time.Now().UnixNano()
 	c.wake()
 	return now
 }
@@ -120,7 +145,7 @@ func (c *coarseClock) release() {
 // without one, and so on until stop is closed.
 func (c *coarseClock) tick(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	defer c.ticking.Store(false)
+	defer c.stamp.Store(0)
 	ticker := time.NewTicker(coarseTick)
 	ticker.Stop()
 	for {
@@ -129,9 +154,8 @@ func (c *coarseClock) tick(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case <-c.wakeup:
 		}
-		c.unixNanos.Store(time.Now().UnixNano())
-		c.read.Store(true)
-		c.ticking.Store(true)
+		// The reader that woke the clock up counts as a read.
+		c.stamp.Store(c.tickStamp() | stampRead)
 		ticker.Reset(coarseTick)
 		for idle := 0; idle < coarseIdleTicks; {
 			select {
@@ -140,14 +164,18 @@ func (c *coarseClock) tick(stop <-chan struct{}, done chan<- struct{}) {
 				return
 			case <-ticker.C:
 			}
-			c.unixNanos.Store(time.Now().UnixNano())
-			if c.read.Swap(false) {
+			if c.stamp.Swap(c.tickStamp())&stampRead != 0 {
 				idle = 0
 			} else {
 				idle++
 			}
 		}
 		ticker.Stop()
-		c.ticking.Store(false)
+		c.stamp.Store(0)
 	}
+}
+
+// tickStamp returns the system clock's time as an unread stamp.
+func (c *coarseClock) tickStamp() int64 {
+	return time.Now().UnixNano() &^ stampRead
 }

@@ -19,18 +19,18 @@ func clockStarted(c *coarseClock) bool {
 
 func TestCoarseClockFollowsSystemClock(t *testing.T) {
 	c := newCoarseClock()
-	assert.InDelta(t, unixSeconds(time.Now()), c.now(), 1, "a stopped clock reads the system clock")
-	assert.False(t, c.ticking.Load())
+	assert.InDelta(t, time.Now().UnixNano(), c.now(), 1e9, "a stopped clock reads the system clock")
+	assert.False(t, c.ticking())
 
 	release := c.start()
 	// A read wakes the ticking up; the clock then moves forward.
-	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { c.now(); return c.ticking() }, 5*time.Second, time.Millisecond)
 	first := c.now()
 	require.Eventually(t, func() bool { return c.now() > first }, 5*time.Second, time.Millisecond)
-	assert.InDelta(t, unixSeconds(time.Now()), c.now(), 1)
+	assert.InDelta(t, time.Now().UnixNano(), c.now(), 1e9)
 
 	release()
-	assert.False(t, c.ticking.Load())
+	assert.False(t, c.ticking())
 	select {
 	case <-c.done:
 	default:
@@ -41,12 +41,12 @@ func TestCoarseClockFollowsSystemClock(t *testing.T) {
 func TestCoarseClockStopsTickingWithoutReaders(t *testing.T) {
 	c := newCoarseClock()
 	defer c.start()()
-	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { c.now(); return c.ticking() }, 5*time.Second, time.Millisecond)
 	// Without reads, the ticking stops after coarseIdleTicks ticks.
-	require.Eventually(t, func() bool { return !c.ticking.Load() }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return !c.ticking() }, 10*time.Second, time.Millisecond)
 	assert.True(t, clockStarted(c), "the goroutine waits for the next reader")
 	// And the next read starts it again.
-	require.Eventually(t, func() bool { c.now(); return c.ticking.Load() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { c.now(); return c.ticking() }, 5*time.Second, time.Millisecond)
 }
 
 func TestCoarseClockCountsStarts(t *testing.T) {
@@ -91,24 +91,24 @@ func TestCoarseClockRefreshMovesForward(t *testing.T) {
 	defer c.start()()
 	// A stale time, as when CPU-bound goroutines delay the ticks.
 	stale := time.Now().Add(-time.Hour).UnixNano()
-	c.unixNanos.Store(stale)
+	c.stamp.Store(stale)
 
-	before := unixSeconds(time.Now())
+	before := time.Now().UnixNano()
 	got := c.refresh()
 	assert.GreaterOrEqual(t, got, before)
-	assert.GreaterOrEqual(t, c.unixNanos.Load(), int64(got*1e9)-1000, "the refresh is stored")
+	assert.GreaterOrEqual(t, c.stamp.Load(), got, "the refresh is stored")
 
 	// A refresh never moves the clock back.
 	future := time.Now().Add(time.Hour).UnixNano()
-	c.unixNanos.Store(future)
+	c.stamp.Store(future)
 	c.refresh()
-	assert.Equal(t, future, c.unixNanos.Load())
+	assert.Equal(t, future, c.stamp.Load())
 }
 
 func TestRecordsRefreshStaleClock(t *testing.T) {
 	c := newStatsCollector(nil)
 	defer c.clock.start()()
-	require.Eventually(t, func() bool { c.clock.now(); return c.clock.ticking.Load() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { c.clock.now(); return c.clock.ticking() }, 5*time.Second, time.Millisecond)
 	// Stall the clock an hour back before every record. With refreshEvery
 	// records per shard, at least one shard reaches its refresh, which
 	// stamps its record with the current time although no tick ran.
@@ -116,7 +116,7 @@ func TestRecordsRefreshStaleClock(t *testing.T) {
 	start := time.Now()
 	records := refreshEvery * len(c.shards)
 	for i := 0; i < records; i++ {
-		c.clock.unixNanos.Store(hourAgo.UnixNano())
+		c.clock.stamp.Store(hourAgo.UnixNano())
 		c.recordSuccess("GET", "/stale", 1, 1)
 	}
 

@@ -14,8 +14,8 @@ func (b *Boomer) runTasksOnce() error {
 	if err != nil {
 		return err
 	}
-	b.printRequests = true
-	defer func() { b.printRequests = false }()
+	b.stats.trace = b.stdout
+	defer func() { b.stats.trace = nil }()
 
 	var panicked []string
 	for _, task := range tasks {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -44,6 +45,9 @@ type requestStats struct {
 	// The recording path counts into plain fields, which costs less than a
 	// map update: the requests and failures of one second, and the response
 	// times below 10 s by rounded value. settle moves them into the maps.
+	// lastNanos is the Unix time (ns) of the last record since the entry
+	// was last settled.
+	lastNanos      int64
 	second         int64
 	secondRequests int64
 	secondFailures int64
@@ -62,10 +66,10 @@ func newRequestStats() *requestStats {
 	}
 }
 
-// add records one request that completed at now (Unix seconds). A failure
-// counts as a request too, as it does in Locust.
-func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed bool, now float64) {
-	if second := int64(math.Floor(now)); second != s.second {
+// add records one request that completed at nowNanos (Unix time in ns, after
+// 1970). A failure counts as a request too, as it does in Locust.
+func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed bool, nowNanos int64) {
+	if second := nowNanos / 1e9; second != s.second {
 		s.settleSecond()
 		s.second = second
 	}
@@ -92,14 +96,18 @@ func (s *requestStats) add(responseTimeMs float64, contentLength int64, failed b
 		recordMicros(s.hist, responseTimeMs)
 	}
 	s.totalContentLength += contentLength
-	if now > s.lastRequestTime {
-		s.lastRequestTime = now
+	if nowNanos > s.lastNanos {
+		s.lastNanos = nowNanos
 	}
 }
 
 // settle moves the counts that add keeps in fields into the maps, which the
 // rest of the package reads.
 func (s *requestStats) settle() {
+	if s.lastNanos != 0 {
+		s.lastRequestTime = max(s.lastRequestTime, float64(s.lastNanos)/1e9)
+		s.lastNanos = 0
+	}
 	s.settleSecond()
 	for i, n := range s.buckets {
 		if n != 0 {
@@ -215,7 +223,7 @@ type errorStats struct {
 // statsShard is one lock-protected part of the collector. Recording goroutines
 // spread over the shards, so they rarely wait for each other.
 type statsShard struct {
-	mu       sync.Mutex
+	mu       shardLock
 	requests map[requestKey]*requestStats
 	errors   map[errorKey]*errorStats
 	// cache holds entries of requests found by the address and length of
@@ -227,6 +235,37 @@ type statsShard struct {
 	stamps uint32
 	// Padding keeps neighbouring shards' locks on separate cache lines.
 	_ [64]byte
+}
+
+// shardLock guards a statsShard. Recorders only try it and move to
+// another shard when it is held, so it needs no queue of waiters: it is one
+// word, taken with a compare-and-swap and released with a store, which
+// costs less than sync.Mutex's TryLock and Unlock.
+type shardLock struct {
+	state atomic.Uint32
+}
+
+func (l *shardLock) tryLock() bool {
+	return l.state.CompareAndSwap(0, 1)
+}
+
+// lock takes the lock, yielding the processor while recorders hold it. A
+// recorder holds it for well under a microsecond unless it is preempted.
+func (l *shardLock) lock() {
+	for !l.tryLock() {
+		runtime.Gosched()
+	}
+}
+
+func (l *shardLock) unlock() {
+	l.state.Store(0)
+}
+
+// paddedIndex is a shard index alone on its cache line, so that the Ps
+// reading theirs do not invalidate each other's caches.
+type paddedIndex struct {
+	atomic.Uint32
+	_ [60]byte
 }
 
 // shardCacheSize is a power of two.
@@ -243,6 +282,12 @@ func sameString(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
+// sameBytes reports whether a and b are the same bytes in memory, and so
+// equal. A cached key keeps its bytes from being freed and reused.
+func sameBytes(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
 // cacheSlot returns the cache index of name.
 func cacheSlot(name string) int {
 	p := uintptr(unsafe.Pointer(unsafe.StringData(name)))
@@ -253,11 +298,12 @@ func cacheSlot(name string) int {
 // for concurrent use. Reports carry deltas: taking a snapshot empties it.
 type statsCollector struct {
 	shards []statsShard
-	// recent holds shards that goroutines released, per P: a goroutine takes
-	// the shard last used on its P, which is likely still in that CPU's
-	// cache. It is only a hint; the shard's lock decides.
-	recent sync.Pool
-	now    func() time.Time
+	// home holds, per P, the index of the shard that its goroutines
+	// record into first. A goroutine can move to another P between
+	// reading and writing it, so it is only a hint; the shard's lock
+	// decides.
+	home []paddedIndex
+	now  func() time.Time
 	// clock stamps the records when now is the system clock; it is nil
 	// for another now, such as a test's fake clock.
 	clock  *coarseClock
@@ -265,6 +311,9 @@ type statsCollector struct {
 	// histograms makes new entries keep an HDR histogram. It is set before
 	// the run starts recording.
 	histograms atomic.Bool
+	// trace, when set, receives a line for every record: --run-tasks
+	// prints the requests of its tasks. It is set while nothing records.
+	trace io.Writer
 
 	// windowMu guards windowStart, the time of the last snapshot, which Locust
 	// reads as start_time of every entry in the next report.
@@ -278,7 +327,11 @@ type statsCollector struct {
 func newStatsCollector(now func() time.Time) *statsCollector {
 	c := &statsCollector{
 		shards: make([]statsShard, 4*runtime.GOMAXPROCS(0)),
+		home:   make([]paddedIndex, runtime.GOMAXPROCS(0)),
 		now:    now,
+	}
+	for i := range c.home {
+		c.home[i].Store(uint32(i))
 	}
 	if now == nil {
 		c.now = time.Now
@@ -293,19 +346,16 @@ func newStatsCollector(now func() time.Time) *statsCollector {
 	return c
 }
 
-// lockShard locks a free shard and returns it: the one last released on this
-// P if it is free, or else the first free one from a random start. It never
-// waits in a shard's mutex, which the snapshot alone does.
-func (c *statsCollector) lockShard() *statsShard {
-	if sh, ok := c.recent.Get().(*statsShard); ok && sh.mu.TryLock() {
-		return sh
-	}
+// lockOtherShard locks the first free shard from a random start and makes it
+// the shard of home's P.
+func (c *statsCollector) lockOtherShard(home *paddedIndex) *statsShard {
 	n := uint32(len(c.shards))
 	for {
 		start := rand.Uint32() % n
 		for i := uint32(0); i < n; i++ {
-			sh := &c.shards[(start+i)%n]
-			if sh.mu.TryLock() {
+			j := (start + i) % n
+			if sh := &c.shards[j]; sh.mu.tryLock() {
+				home.Store(j)
 				return sh
 			}
 		}
@@ -317,13 +367,6 @@ func (c *statsCollector) lockShard() *statsShard {
 	}
 }
 
-// unlockShard unlocks a shard from lockShard and keeps it for the next
-// recording on this P.
-func (c *statsCollector) unlockShard(sh *statsShard) {
-	sh.mu.Unlock()
-	c.recent.Put(sh)
-}
-
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
@@ -331,41 +374,87 @@ func unixSeconds(t time.Time) float64 {
 // refreshEvery is how many records of a shard read the coarse clock before
 // one reads the system clock. CPU-bound users can delay the clock's ticks by
 // hundreds of milliseconds while records keep coming, so those records keep
-// the stamps current. A system clock read every 32 records costs about 2 ns
+// the stamps current. A system clock read every 128 records costs under 1 ns
 // per record.
-const refreshEvery = 32
+const refreshEvery = 128
 
-// recordTime returns the Unix time (s) to stamp a record with. The caller
-// holds sh.mu.
-func (c *statsCollector) recordTime(sh *statsShard) float64 {
-	if c.clock == nil {
-		return unixSeconds(c.now())
-	}
+// coarseTime returns the coarse clock's time, or 0 when the record should
+// read the system clock. It has no calls, so that the compiler inlines it.
+func (c *statsCollector) coarseTime(sh *statsShard) int64 {
 	sh.stamps++
-	if sh.stamps%refreshEvery == 0 {
+	if c.clock == nil || sh.stamps%refreshEvery == 0 {
+		return 0
+	}
+	return c.clock.current()
+}
+
+// exactTime returns the time for a record when coarseTime returns 0.
+func (c *statsCollector) exactTime(sh *statsShard) int64 {
+	switch {
+	case c.clock == nil:
+		return c.now().UnixNano()
+	case sh.stamps%refreshEvery == 0:
 		return c.clock.refresh()
 	}
 	return c.clock.now()
 }
 
+// enter locks a shard for a record of key and returns it, with its entry for
+// key and the Unix time (ns) to stamp the record with. The caller unlocks
+// sh.mu.
+//
+// The shard is the one that the P running the goroutine used last if it is
+// free, or else the first free one from a random start, which becomes that
+// P's shard. Goroutines on different Ps rarely meet in a shard, and a shard
+// stays in its CPU's cache. A goroutine preempted while it records keeps its
+// shard locked; the next goroutine on that P moves to another shard instead
+// of scanning on every record. A recorder never waits for a shard's lock,
+// which the snapshot alone does.
+//
+// enter is the recording path's one function besides requestStats.add, so
+// its parts are written out here rather than called.
+func (c *statsCollector) enter(key requestKey) (sh *statsShard, s *requestStats, nowNanos int64) {
+	p := procPin()
+	procUnpin()
+	if p >= len(c.home) { // GOMAXPROCS grew
+		p %= len(c.home)
+	}
+	home := &c.home[p]
+	if sh = &c.shards[home.Load()]; !sh.mu.tryLock() {
+		sh = c.lockOtherShard(home)
+	}
+	if s = sh.cached(key); s == nil {
+		s = c.findStats(sh, key)
+	}
+	if nowNanos = c.coarseTime(sh); nowNanos == 0 {
+		nowNanos = c.exactTime(sh)
+	}
+	return sh, s, nowNanos
+}
+
 // recordSuccess records a successful request. responseTimeMs is in
-// milliseconds and contentLength in bytes.
+// milliseconds and contentLength in bytes; a negative length counts as 0.
 func (c *statsCollector) recordSuccess(method, name string, responseTimeMs float64, contentLength int64) {
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
-	key := requestKey{method: truncateText(method), name: truncateText(name)}
-	sh := c.lockShard()
-	now := c.recordTime(sh)
-	c.requestStats(sh, key).add(responseTimeMs, contentLength, false, now)
-	c.unlockShard(sh)
+	contentLength = max(contentLength, 0)
+	if c.trace != nil {
+		fmt.Fprintf(c.trace, "  success: %s %s, %.3f ms, %d bytes\n", method, name, responseTimeMs, contentLength)
+	}
+	sh, s, now := c.enter(requestKey{method: truncateText(method), name: truncateText(name)})
+	s.add(responseTimeMs, contentLength, false, now)
+	sh.mu.unlock()
 }
 
 // recordFailure records a failed request and its error text.
 func (c *statsCollector) recordFailure(method, name string, responseTimeMs float64, errText string) {
 	responseTimeMs = sanitizeResponseTime(responseTimeMs)
+	if c.trace != nil {
+		fmt.Fprintf(c.trace, "  failure: %s %s, %.3f ms, error: %s\n", method, name, responseTimeMs, errText)
+	}
 	key := requestKey{method: truncateText(method), name: truncateText(name)}
-	sh := c.lockShard()
-	now := c.recordTime(sh)
-	c.requestStats(sh, key).add(responseTimeMs, 0, true, now)
+	sh, s, nowNanos := c.enter(key)
+	s.add(responseTimeMs, 0, true, nowNanos)
+	now := float64(nowNanos) / 1e9
 	errKey := errorKey{method: key.method, name: key.name, text: truncateText(errText)}
 	e := sh.errors[errKey]
 	if e == nil {
@@ -380,16 +469,24 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 	// refresh stored, so stamps can step back.
 	e.firstSeen = math.Min(e.firstSeen, now)
 	e.lastSeen = math.Max(e.lastSeen, now)
-	c.unlockShard(sh)
+	sh.mu.unlock()
 }
 
-// requestStats returns the shard's entry for key, creating it within the
-// interval's key budget. The caller holds sh.mu.
-func (c *statsCollector) requestStats(sh *statsShard, key requestKey) *requestStats {
+// cached returns the entry for key from the shard's cache, or nil. A name
+// hits only in the bytes the slot was filled from, which keeps the lookup
+// small enough for the compiler to inline. A dynamic name's bytes differ
+// from call to call, and so mostly does its slot. The caller holds sh.mu.
+func (sh *statsShard) cached(key requestKey) *requestStats {
 	slot := &sh.cache[cacheSlot(key.name)]
-	if slot.stats != nil && sameString(slot.key.name, key.name) && sameString(slot.key.method, key.method) {
+	if sameBytes(slot.key.name, key.name) && sameString(slot.key.method, key.method) {
 		return slot.stats
 	}
+	return nil
+}
+
+// findStats finds or creates the shard's entry for key and caches it. The
+// caller holds sh.mu.
+func (c *statsCollector) findStats(sh *statsShard, key requestKey) *requestStats {
 	s := sh.requests[key]
 	if s == nil {
 		key = c.budget.admitRequest(key)
@@ -401,7 +498,7 @@ func (c *statsCollector) requestStats(sh *statsShard, key requestKey) *requestSt
 			sh.requests[key] = s
 		}
 	}
-	*slot = cachedStats{key: key, stats: s}
+	sh.cache[cacheSlot(key.name)] = cachedStats{key: key, stats: s}
 	return s
 }
 
@@ -451,7 +548,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 	snap.overflowRequests, snap.overflowErrors = c.budget.reset()
 	for i := range c.shards {
 		sh := &c.shards[i]
-		sh.mu.Lock()
+		sh.mu.lock()
 		requests, errs := sh.requests, sh.errors
 		if len(requests) > 0 || len(errs) > 0 {
 			sh.requests = make(map[requestKey]*requestStats)
@@ -462,7 +559,7 @@ func (c *statsCollector) snapshot() statsSnapshot {
 			// after the unlock, so they must not be read here.
 			requests, errs = nil, nil
 		}
-		sh.mu.Unlock()
+		sh.mu.unlock()
 
 		for k, s := range requests {
 			if dst := snap.requests[k]; dst != nil {

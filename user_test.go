@@ -774,7 +774,7 @@ func TestRunTasksUserClass(t *testing.T) {
 	assert.Equal(t, "  success: GET /login, 2.000 ms, 10 bytes", lines[5])
 	assert.Regexp(t, `^  task "login" done in \S+: 1 request\(s\) recorded$`, lines[6])
 	assert.False(t, browsed, "a task not named in --run-tasks ran")
-	assert.False(t, b.printRequests, "request printing left on after --run-tasks")
+	assert.Nil(t, b.stats.trace, "request printing left on after --run-tasks")
 }
 
 func TestRunTasksUnknownTaskInClass(t *testing.T) {
