@@ -52,6 +52,10 @@ type requestStats struct {
 	secondRequests int64
 	secondFailures int64
 	buckets        [bucketCount]int64
+	// errKey and err are the failure row that the entry's last failure
+	// counted into, so that a repeated failure skips the error map.
+	errKey errorKey
+	err    *errorStats
 	// hist holds the response times in microseconds, exact to
 	// histogramDigits significant digits. It is nil unless the collector
 	// keeps histograms (standalone runs and the metrics endpoint).
@@ -456,20 +460,37 @@ func (c *statsCollector) recordFailure(method, name string, responseTimeMs float
 	s.add(responseTimeMs, 0, true, nowNanos)
 	now := float64(nowNanos) / 1e9
 	errKey := errorKey{method: key.method, name: key.name, text: truncateText(errText)}
-	e := sh.errors[errKey]
-	if e == nil {
-		errKey = c.budget.admitError(errKey)
-		if e = sh.errors[errKey]; e == nil {
-			e = &errorStats{firstSeen: now, lastSeen: now}
-			sh.errors[errKey] = e
-		}
+	e := s.err
+	// The entry's key holds the method. Its name can differ from key.name:
+	// names over the key budget share one entry.
+	if e == nil || !sameString(s.errKey.text, errKey.text) || !sameBytes(s.errKey.name, errKey.name) {
+		e = c.findError(sh, errKey, now)
+		s.errKey, s.err = errKey, e
 	}
 	e.occurrences++
 	// A tick of the coarse clock can store a time a little older than a
 	// refresh stored, so stamps can step back.
-	e.firstSeen = math.Min(e.firstSeen, now)
-	e.lastSeen = math.Max(e.lastSeen, now)
+	if now < e.firstSeen {
+		e.firstSeen = now
+	}
+	if now > e.lastSeen {
+		e.lastSeen = now
+	}
 	sh.mu.unlock()
+}
+
+// findError finds or creates the shard's failure row for key within the
+// interval's key budget. The caller holds sh.mu.
+func (c *statsCollector) findError(sh *statsShard, key errorKey, now float64) *errorStats {
+	e := sh.errors[key]
+	if e == nil {
+		key = c.budget.admitError(key)
+		if e = sh.errors[key]; e == nil {
+			e = &errorStats{firstSeen: now, lastSeen: now}
+			sh.errors[key] = e
+		}
+	}
+	return e
 }
 
 // cached returns the entry for key from the shard's cache, or nil. A name

@@ -582,3 +582,40 @@ func TestCacheSlotCollisionsKeepKeysApart(t *testing.T) {
 		assert.Equal(t, int64(3), snap.requests[requestKey{method: "GET", name: name}].numRequests, name)
 	}
 }
+
+func TestFailureRowsOfOneEntryStayApart(t *testing.T) {
+	// Each request entry remembers the failure row of its last failure.
+	// Texts, methods and names that differ from the last must still count
+	// in rows of their own, and dynamic copies of one text in the same row.
+	// The request budget is full, so every name below shares the overflow
+	// entry of its method, while its failures keep rows of their own.
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	for i := 0; i < maxRequestKeys; i++ {
+		c.recordSuccess("GET", fmt.Sprintf("/fill/%d", i), 1, 1)
+	}
+	for round := 0; round < 3; round++ {
+		c.recordFailure("GET", "/x", 1, "a")
+		c.recordFailure("GET", "/x", 1, "b")
+		c.recordFailure("GET", "/x", 1, strings.Clone("a"))
+		c.recordFailure("POST", "/x", 1, "a")
+		c.recordFailure("GET", "/o1", 1, "boom")
+		c.recordFailure("GET", strings.Clone("/o2"), 1, "boom")
+	}
+
+	snap := c.snapshot()
+	want := map[errorKey]int64{
+		{method: "GET", name: "/x", text: "a"}:     6,
+		{method: "GET", name: "/x", text: "b"}:     3,
+		{method: "POST", name: "/x", text: "a"}:    3,
+		{method: "GET", name: "/o1", text: "boom"}: 3,
+		{method: "GET", name: "/o2", text: "boom"}: 3,
+	}
+	got := make(map[errorKey]int64)
+	for k, e := range snap.errors {
+		got[k] = e.occurrences
+	}
+	assert.Equal(t, want, got)
+	overflow := snap.requests[requestKey{method: "GET", name: overflowRequestName}]
+	require.NotNil(t, overflow)
+	assert.EqualValues(t, 15, overflow.numFailures)
+}
