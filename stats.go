@@ -272,8 +272,11 @@ type paddedIndex struct {
 	_ [60]byte
 }
 
-// shardCacheSize is a power of two.
-const shardCacheSize = 16
+// shardCacheSize is 1<<shardCacheBits.
+const (
+	shardCacheBits = 8
+	shardCacheSize = 1 << shardCacheBits
+)
 
 type cachedStats struct {
 	key   requestKey
@@ -292,10 +295,12 @@ func sameBytes(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-// cacheSlot returns the cache index of name.
+// cacheSlot returns the cache index of name: the top bits of its address and
+// length multiplied by 2^64/φ, which spreads names packed next to each other,
+// as constants are, over the whole cache.
 func cacheSlot(name string) int {
-	p := uintptr(unsafe.Pointer(unsafe.StringData(name)))
-	return int((p>>3 ^ uintptr(len(name))) & (shardCacheSize - 1))
+	p := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name))))
+	return int((p ^ uint64(len(name))<<48) * 0x9e3779b97f4a7c15 >> (64 - shardCacheBits))
 }
 
 // statsCollector aggregates recorded requests between two reports. It is safe
