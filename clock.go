@@ -30,8 +30,9 @@ const (
 type coarseClock struct {
 	// stamp is 0 while the clock does not tick. While it ticks, it holds
 	// the Unix time (ns) of the last tick or refresh, with the lowest bit
-	// set once a reader has read it: one load tells a reader whether the
-	// time is current, and tells the tick goroutine whether anybody reads.
+	// set once a reader has read it. So one load gives a reader the time
+	// and whether it is current, and the tick goroutine learns from the
+	// bit whether the clock still has readers.
 	stamp atomic.Int64
 	// wakeup signals the tick goroutine to start ticking.
 	wakeup chan struct{}

@@ -232,17 +232,18 @@ type statsShard struct {
 	errors   map[errorKey]*errorStats
 	// cache holds entries of requests found by the address and length of
 	// the name's bytes, which stay the same from call to call for a name
-	// that is a constant. Only the whole key decides a hit, so the cache
-	// saves the hashing of the key's strings and nothing else.
+	// that is a constant. A hit needs the same name bytes and an equal
+	// method, so the cache saves the hashing of the key's strings and
+	// nothing else.
 	cache [shardCacheSize]cachedStats
-	// stamps counts the records of the shard, for recordTime.
+	// stamps counts the records of the shard, for coarseTime.
 	stamps uint32
 	// Padding keeps neighbouring shards' locks on separate cache lines.
 	_ [64]byte
 }
 
 // shardLock guards a statsShard. Recorders only try it and move to
-// another shard when it is held, so it needs no queue of waiters: it is one
+// another shard when it is held, so it needs no queue of waiters. It is one
 // word, taken with a compare-and-swap and released with a store, which
 // costs less than sync.Mutex's TryLock and Unlock.
 type shardLock struct {
@@ -416,12 +417,14 @@ func (c *statsCollector) exactTime(sh *statsShard) int64 {
 // free, or else the first free one from a random start, which becomes that
 // P's shard. Goroutines on different Ps rarely meet in a shard, and a shard
 // stays in its CPU's cache. A goroutine preempted while it records keeps its
-// shard locked; the next goroutine on that P moves to another shard instead
-// of scanning on every record. A recorder never waits for a shard's lock,
+// shard locked. The next goroutine on that P then moves to another shard,
+// so it does not scan the shards on every record. A recorder never waits for a shard's lock,
 // which the snapshot alone does.
 //
-// enter is the recording path's one function besides requestStats.add, so
-// its parts are written out here rather than called.
+// enter and requestStats.add are the two calls of a record whose key and
+// time are cached. The compiler inlines the cache lookup and the clock read
+// into enter; the choice of the shard is written out here, because a
+// function holding it would be too large to inline.
 func (c *statsCollector) enter(key requestKey) (sh *statsShard, s *requestStats, nowNanos int64) {
 	p := procPin()
 	procUnpin()

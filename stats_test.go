@@ -619,3 +619,56 @@ func TestFailureRowsOfOneEntryStayApart(t *testing.T) {
 	require.NotNil(t, overflow)
 	assert.EqualValues(t, 15, overflow.numFailures)
 }
+
+func TestRecordsMoveOffLockedShard(t *testing.T) {
+	// A goroutine preempted while it records keeps its shard locked. The
+	// goroutines after it on that P record into another shard, which then
+	// becomes the P's shard.
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	held := make(map[uint32]bool)
+	for i := range c.home {
+		j := c.home[i].Load()
+		if !held[j] {
+			require.True(t, c.shards[j].mu.tryLock())
+			held[j] = true
+		}
+	}
+	for i := 0; i < 100; i++ {
+		c.recordSuccess("GET", "/moved", 1, 1)
+	}
+	moved := false
+	for i := range c.home {
+		if !held[c.home[i].Load()] {
+			moved = true
+		}
+	}
+	assert.True(t, moved, "no P moved to a free shard")
+	for j := range held {
+		c.shards[j].mu.unlock()
+	}
+	assert.EqualValues(t, 100, c.snapshot().total().numRequests)
+}
+
+func TestRecordWaitsWhileEveryShardIsLocked(t *testing.T) {
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	for i := range c.shards {
+		require.True(t, c.shards[i].mu.tryLock())
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.recordSuccess("GET", "/waited", 1, 1)
+	}()
+	select {
+	case <-done:
+		t.Fatal("a record went through while every shard was locked")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.shards[len(c.shards)-1].mu.unlock()
+	<-done
+	for i := 0; i < len(c.shards)-1; i++ {
+		c.shards[i].mu.unlock()
+	}
+	snap := c.snapshot()
+	assert.EqualValues(t, 1, snap.total().numRequests)
+}
