@@ -42,16 +42,6 @@ type requestStats struct {
 	responseTimes      map[int64]int64
 	requestsPerSecond  map[int64]int64
 	failuresPerSecond  map[int64]int64
-	// The recording path counts into plain fields, which costs less than a
-	// map update: the requests and failures of one second, and the response
-	// times below 10 s by rounded value. settle moves them into the maps.
-	// lastNanos is the Unix time (ns) of the last record since the entry
-	// was last settled.
-	lastNanos      int64
-	second         int64
-	secondRequests int64
-	secondFailures int64
-	buckets        [bucketCount]int64
 	// errKey and err are the failure row that the entry's last failure
 	// counted into, so that a repeated failure skips the error map.
 	errKey errorKey
@@ -60,6 +50,18 @@ type requestStats struct {
 	// histogramDigits significant digits. It is nil unless the collector
 	// keeps histograms (standalone runs and the metrics endpoint).
 	hist *hdrhistogram.Histogram
+	// lastNanos is the Unix time (ns) of the last record since the entry
+	// was last settled.
+	lastNanos int64
+	// The recording path counts into plain fields, which costs less than a
+	// map update: the requests and failures of one second, and the response
+	// times below 10 s by rounded value. settle moves them into the maps.
+	// The fields have no pointers and come last, so that the garbage
+	// collector, which scans an object up to its last pointer, skips them.
+	second         int64
+	secondRequests int64
+	secondFailures int64
+	buckets        [bucketCount]int64
 }
 
 func newRequestStats() *requestStats {
