@@ -2,6 +2,7 @@ package boomer
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -671,4 +672,23 @@ func TestRecordWaitsWhileEveryShardIsLocked(t *testing.T) {
 	}
 	snap := c.snapshot()
 	assert.EqualValues(t, 1, snap.total().numRequests)
+}
+
+func TestRecordAfterGOMAXPROCSGrows(t *testing.T) {
+	// Ps added after the collector was made share the shards of the
+	// first ones.
+	c := newStatsCollector(newFakeClock(goldenStart).Now)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4 * len(c.home)))
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				c.recordSuccess("GET", "/grown", 1, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 32*1000, c.snapshot().total().numRequests)
 }
