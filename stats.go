@@ -372,9 +372,8 @@ func (c *statsCollector) lockOtherShard(home *paddedIndex) *statsShard {
 			}
 		}
 		// Every shard is locked, most likely by goroutines that were
-		// preempted while recording. Waiting in one shard's mutex would
-		// queue recorders, and a report behind them, for a turn of the
-		// scheduler each. Yielding lets the holders run and finish.
+		// preempted while recording. Yielding lets the holders run and
+		// finish, so no recorder queues behind one shard's holder.
 		runtime.Gosched()
 	}
 }
@@ -420,8 +419,8 @@ func (c *statsCollector) exactTime(sh *statsShard) int64 {
 // P's shard. Goroutines on different Ps rarely meet in a shard, and a shard
 // stays in its CPU's cache. A goroutine preempted while it records keeps its
 // shard locked. The next goroutine on that P then moves to another shard,
-// so it does not scan the shards on every record. A recorder never waits for a shard's lock,
-// which the snapshot alone does.
+// so it does not scan the shards on every record. A recorder waits only
+// while every shard is locked, and then yields the processor.
 //
 // enter and requestStats.add are the two calls of a record whose key and
 // time are cached. The compiler inlines the cache lookup and the clock read

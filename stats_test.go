@@ -626,12 +626,12 @@ func TestRecordsMoveOffLockedShard(t *testing.T) {
 	// goroutines after it on that P record into another shard, which then
 	// becomes the P's shard.
 	c := newStatsCollector(newFakeClock(goldenStart).Now)
-	held := make(map[uint32]bool)
+	locked := make(map[uint32]bool)
 	for i := range c.home {
 		j := c.home[i].Load()
-		if !held[j] {
+		if !locked[j] {
 			require.True(t, c.shards[j].mu.tryLock())
-			held[j] = true
+			locked[j] = true
 		}
 	}
 	for i := 0; i < 100; i++ {
@@ -639,18 +639,18 @@ func TestRecordsMoveOffLockedShard(t *testing.T) {
 	}
 	moved := false
 	for i := range c.home {
-		if !held[c.home[i].Load()] {
+		if !locked[c.home[i].Load()] {
 			moved = true
 		}
 	}
 	assert.True(t, moved, "no P moved to a free shard")
-	for j := range held {
+	for j := range locked {
 		c.shards[j].mu.unlock()
 	}
 	assert.EqualValues(t, 100, c.snapshot().total().numRequests)
 }
 
-func TestRecordWaitsWhileEveryShardIsLocked(t *testing.T) {
+func TestRecordWaitsForLockedShards(t *testing.T) {
 	c := newStatsCollector(newFakeClock(goldenStart).Now)
 	for i := range c.shards {
 		require.True(t, c.shards[i].mu.tryLock())
