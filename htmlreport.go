@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -132,13 +133,17 @@ type htmlReport struct {
 	OpenModel *latenessReport
 }
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":      formatMs,
-	"legendY": func(i int) int { return chartTop + 12 + 14*i },
-	"rate": func(v float64) string {
-		return fmt.Sprintf("%.2f", v)
-	},
-}).Parse(`<!DOCTYPE html>
+// htmlTemplate parses the report template at its first use. Parsed when
+// the package loads, its syntax tree would stay on the heap of every
+// worker, where each garbage collection cycle marks it again.
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"ms":      formatMs,
+		"legendY": func(i int) int { return chartTop + 12 + 14*i },
+		"rate": func(v float64) string {
+			return fmt.Sprintf("%.2f", v)
+		},
+	}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -189,6 +194,7 @@ Start lateness: p50 {{ms .P50Ms}} ms, p95 {{ms .P95Ms}} ms, p99 {{ms .P99Ms}} ms
 </body>
 </html>
 `))
+})
 
 // Series colours of the charts.
 const (
@@ -243,7 +249,7 @@ func (r *standaloneRun) writeHTML(path string, view statsView, history []history
 	if err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
-	if err := htmlTemplate.Execute(f, data); err != nil {
+	if err := htmlTemplate().Execute(f, data); err != nil {
 		f.Close()
 		return fmt.Errorf("write HTML report %s: %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -137,7 +138,10 @@ func (c *Config) validateLoadControl() error {
 
 // timespanPattern is Locust's time span syntax (locust/util/timespan.py,
 // Locust 2.47.0): hours, minutes and seconds, each optional, in that order.
-var timespanPattern = regexp.MustCompile(`^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
+// It is compiled at its first use, like the other patterns of the package.
+var timespanPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
+})
 
 // maxTimespan is the longest time span accepted, far beyond any test and
 // within what a time.Duration holds.
@@ -154,7 +158,7 @@ func parseTimespan(value string) (time.Duration, error) {
 		}
 		return time.Duration(seconds) * time.Second, nil
 	}
-	parts := timespanPattern.FindStringSubmatch(value)
+	parts := timespanPattern().FindStringSubmatch(value)
 	if value == "" || parts == nil {
 		return 0, fmt.Errorf("invalid time span %q: use a number of seconds or hours, minutes and seconds, such as 90, 90s, 10m or 1h30m", value)
 	}

@@ -382,26 +382,39 @@ type panicReport struct {
 	traceback string
 }
 
-var (
-	goroutineHeader = regexp.MustCompile(`^goroutine \d+ \[[^\]]*\]:\n`)
-	frameOffset     = regexp.MustCompile(` \+0x[0-9a-f]+`)
+// tracePatterns match the parts of a goroutine stack that differ between
+// goroutines running the same code. They are compiled at the first task
+// panic, so a worker without panics keeps none on its heap.
+type tracePatterns struct {
+	goroutineHeader *regexp.Regexp
+	frameOffset     *regexp.Regexp
 	// frameArguments matches a frame's argument list as the runtime prints
 	// it: hex words, "?" after a value that may be stale, "..." and "_" for
 	// values it leaves out, and braces around struct and array arguments.
-	frameArguments = regexp.MustCompile(`\((?:0x[0-9a-f]+\??|\.\.\.|_|[{}]|, )+\)`)
+	frameArguments *regexp.Regexp
 	// creatorGoroutine matches the parent's id in "created by f in goroutine 7".
-	creatorGoroutine = regexp.MustCompile(`(?m) in goroutine \d+$`)
-)
+	creatorGoroutine *regexp.Regexp
+}
+
+var compileTracePatterns = sync.OnceValue(func() *tracePatterns {
+	return &tracePatterns{
+		goroutineHeader:  regexp.MustCompile(`^goroutine \d+ \[[^\]]*\]:\n`),
+		frameOffset:      regexp.MustCompile(` \+0x[0-9a-f]+`),
+		frameArguments:   regexp.MustCompile(`\((?:0x[0-9a-f]+\??|\.\.\.|_|[{}]|, )+\)`),
+		creatorGoroutine: regexp.MustCompile(`(?m) in goroutine \d+$`),
+	}
+})
 
 // newPanicReport builds the report of a task panic. The master groups
 // exceptions by traceback text, so goroutine ids, argument values and code
 // offsets, which differ between goroutines, are removed from the stack.
 func newPanicReport(task *Task, recovered any, stack []byte) panicReport {
+	p := compileTracePatterns()
 	trace := string(stack)
-	trace = goroutineHeader.ReplaceAllString(trace, "")
-	trace = frameOffset.ReplaceAllString(trace, "")
-	trace = frameArguments.ReplaceAllString(trace, "(...)")
-	trace = creatorGoroutine.ReplaceAllString(trace, "")
+	trace = p.goroutineHeader.ReplaceAllString(trace, "")
+	trace = p.frameOffset.ReplaceAllString(trace, "")
+	trace = p.frameArguments.ReplaceAllString(trace, "(...)")
+	trace = p.creatorGoroutine.ReplaceAllString(trace, "")
 	return panicReport{
 		message:   fmt.Sprintf("task %q panicked: %v", task.Name, recovered),
 		traceback: strings.TrimSpace(trace),

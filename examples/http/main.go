@@ -17,6 +17,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -38,6 +39,7 @@ var (
 	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
 	wait       = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
 	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess), helper (boomer.HTTPClient) or fasthttp (boomer.FastHTTPClient)")
+	maxConns   = flag.Int("max-conns", 0, "maximum number of connections to the target, 0 for no limit; the number of users gives each user one connection")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 )
 
@@ -71,7 +73,11 @@ func setup() {
 			// Every user keeps its connection open between requests.
 			MaxIdleConns:        10000,
 			MaxIdleConnsPerHost: 10000,
-			IdleConnTimeout:     90 * time.Second,
+			// Without a limit, a user that finds every connection busy
+			// dials a new one, which stays idle once the user gets
+			// another connection first.
+			MaxConnsPerHost: *maxConns,
+			IdleConnTimeout: 90 * time.Second,
 		},
 	}
 }
@@ -170,6 +176,10 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "invalid --client %q: use nethttp, helper or fasthttp\n", *clientKind)
 		return 2
 	}
+	if *maxConns < 0 {
+		fmt.Fprintf(os.Stderr, "invalid --max-conns %d: use 0 for no limit, or 1 or more\n", *maxConns)
+		return 2
+	}
 	task := &boomer.Task{Name: "get", Weight: 1, Run: func(u *boomer.User) { getAndWait(u, send) }}
 	b, err := boomer.New(boomer.WithConfig(cfg), boomer.WithTasks(task))
 	if err != nil {
@@ -179,9 +189,13 @@ func run() int {
 	// The helpers get the same limits as the net/http client of setup.
 	switch *clientKind {
 	case "helper":
-		helperClient, err = boomer.NewHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000))
+		options := []boomer.HTTPOption{boomer.WithTimeout(*timeout), boomer.WithMaxIdleConnsPerHost(10000)}
+		if *maxConns > 0 {
+			options = append(options, boomer.WithMaxConnsPerHost(*maxConns))
+		}
+		helperClient, err = boomer.NewHTTPClient(b, options...)
 	case "fasthttp":
-		fastClient, err = boomer.NewFastHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxConnsPerHost(10000))
+		fastClient, err = boomer.NewFastHTTPClient(b, boomer.WithTimeout(*timeout), boomer.WithMaxConnsPerHost(cmp.Or(*maxConns, 10000)))
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "http: %v\n", err)

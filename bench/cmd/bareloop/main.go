@@ -131,11 +131,16 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send requests")
 	timeout := flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file, for go tool pprof")
+	maxConns := flag.Int("max-conns", 0, "maximum number of connections to the target, 0 for no limit, as in examples/http")
 	maxRequests := flag.Int64("max-requests", 100_000_000, "stop after about this many requests in total (each goroutine sends its share), even before --duration")
 	flag.Parse()
 
 	if u, err := url.Parse(*targetURL); err != nil || u.Scheme == "" || u.Host == "" {
 		fmt.Fprintf(os.Stderr, "bareloop: invalid --url %q: pass an absolute URL such as http://127.0.0.1:8080/\n", *targetURL)
+		os.Exit(2)
+	}
+	if *maxConns < 0 {
+		fmt.Fprintf(os.Stderr, "bareloop: invalid --max-conns %d: use 0 for no limit, or 1 or more\n", *maxConns)
 		os.Exit(2)
 	}
 	if *users < 1 || *duration <= 0 || *maxRequests < 1 {
@@ -163,6 +168,7 @@ func main() {
 		Transport: &http.Transport{
 			MaxIdleConns:        10000,
 			MaxIdleConnsPerHost: 10000,
+			MaxConnsPerHost:     *maxConns,
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}

@@ -135,7 +135,8 @@ func runWrk(ctx context.Context, s *setup, tag string) (counts, time.Duration, t
 }
 
 func runBareLoop(ctx context.Context, s *setup, tag string) (counts, time.Duration, time.Duration, error) {
-	args := []string{"--url", s.url, "--users", strconv.Itoa(s.users), "--duration", s.duration.String()}
+	args := []string{"--url", s.url, "--users", strconv.Itoa(s.users), "--duration", s.duration.String(),
+		"--max-conns", strconv.Itoa(s.users)}
 	if s.profileDir != "" {
 		args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
 	}
@@ -170,7 +171,7 @@ func runWorker(client string) func(context.Context, *setup, string) (counts, tim
 		if err != nil {
 			return counts{}, 0, 0, err
 		}
-		args := []string{"--url", s.url, "--client", client,
+		args := []string{"--url", s.url, "--client", client, "--max-conns", users,
 			"--master-host", "127.0.0.1", "--master-port", strconv.Itoa(port)}
 		if s.profileDir != "" {
 			args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
