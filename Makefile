@@ -163,8 +163,9 @@ demo: deps
 	bash scripts/demo.sh
 
 # Requests per CPU-second of wrk, a bare Go loop, examples/http under a
-# Locust master (net/http and boomer.HTTPClient) and Locust's FastHttpUser,
-# against nginx on 127.0.0.1. Settings: BENCH_FLAGS, see
+# Locust master (net/http, boomer.HTTPClient and boomer.FastHTTPClient) and
+# Locust's FastHttpUser, against nginx on 127.0.0.1, then rounds in which the
+# bare loop and the worker run at the same time. Settings: BENCH_FLAGS, see
 # `go run ./bench/cmd/loadbench -h`. Not part of `make test`.
 BENCH_FLAGS ?=
 BENCH_REPORT ?= bench-results.md
@@ -177,7 +178,7 @@ bench: deps bench-deps
 bench-smoke: deps bench-deps
 	@report="$$(mktemp "$${TMPDIR:-/tmp}/bench-smoke.XXXXXX.md")"; \
 	trap 'rm -f "$$report"' EXIT; \
-	$(GO) run ./bench/cmd/loadbench --rounds 1 --duration 2s --quiet-wait 0 --out "$$report" >/dev/null; \
+	$(GO) run ./bench/cmd/loadbench --rounds 1 --paired-rounds 1 --duration 2s --quiet-wait 0 --out "$$report" >/dev/null; \
 	grep -q '^| generator | runs kept' "$$report" || { echo "bench-smoke: no table in $$report" >&2; exit 1; }; \
 	echo "bench-smoke: every generator sent requests and the table was written"
 

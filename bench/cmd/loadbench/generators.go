@@ -156,46 +156,80 @@ func runBareLoop(ctx context.Context, s *setup, tag string) (counts, time.Durati
 // with the given --client.
 func runWorker(client string) func(context.Context, *setup, string) (counts, time.Duration, time.Duration, error) {
 	return func(ctx context.Context, s *setup, tag string) (counts, time.Duration, time.Duration, error) {
-		port, err := freePort()
-		if err != nil {
-			return counts{}, 0, 0, err
-		}
-		csvPrefix := filepath.Join(s.dir, tag)
-		users := strconv.Itoa(s.users)
-		master, err := startProcess(s, s.helperCPU, tag+"-master", s.locust,
-			"-f", filepath.Join(s.root, "examples", "locustfile.py"),
-			"--master", "--headless", "-u", users, "-r", users, "-t", seconds(s.duration),
-			"--expect-workers", "1", "--expect-workers-max-wait", "30",
-			"--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
-			"--csv", csvPrefix, "--only-summary", "--loglevel", "WARNING")
-		if err != nil {
-			return counts{}, 0, 0, err
-		}
-		args := []string{"--url", s.url, "--client", client, "--max-conns", users,
-			"--master-host", "127.0.0.1", "--master-port", strconv.Itoa(port)}
-		if s.profileDir != "" {
-			args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
-		}
-		worker, err := startProcess(s, s.genCPU, tag, s.workerBin, args...)
-		if err != nil {
-			master.kill()
-			<-master.done
-			return counts{}, 0, 0, err
-		}
+		return runWorkerProcess(ctx, s, tag, client, nil)
+	}
+}
 
-		// The master quits the worker at the end of the run, and both exit.
-		masterCPU, masterErr := master.wait(ctx, s.duration+90*time.Second)
-		cpu, workerErr := worker.wait(ctx, 30*time.Second)
-		if workerErr != nil {
-			return counts{}, cpu, masterCPU, fmt.Errorf("worker: %w; %s", workerErr, tail(worker.log))
+// testStartLine is the message the worker logs when the master's first
+// spawn message arrives, which is when its users start.
+const testStartLine = "test starting"
+
+// runWorkerProcess runs examples/http under a headless Locust master with
+// the given --client. When started is not nil, it is closed once the
+// worker's log shows that its users started.
+func runWorkerProcess(ctx context.Context, s *setup, tag, client string, started chan<- struct{}) (counts, time.Duration, time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return counts{}, 0, 0, err
+	}
+	csvPrefix := filepath.Join(s.dir, tag)
+	users := strconv.Itoa(s.users)
+	master, err := startProcess(s, s.helperCPU, tag+"-master", s.locust,
+		"-f", filepath.Join(s.root, "examples", "locustfile.py"),
+		"--master", "--headless", "-u", users, "-r", users, "-t", seconds(s.duration),
+		"--expect-workers", "1", "--expect-workers-max-wait", "30",
+		"--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
+		"--csv", csvPrefix, "--only-summary", "--loglevel", "WARNING")
+	if err != nil {
+		return counts{}, 0, 0, err
+	}
+	args := []string{"--url", s.url, "--client", client, "--max-conns", users,
+		"--master-host", "127.0.0.1", "--master-port", strconv.Itoa(port)}
+	if s.profileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(s.profileDir, tag+".pprof"))
+	}
+	worker, err := startProcess(s, s.genCPU, tag, s.workerBin, args...)
+	if err != nil {
+		master.kill()
+		<-master.done
+		return counts{}, 0, 0, err
+	}
+	if started != nil {
+		stopWatching := make(chan struct{})
+		defer close(stopWatching)
+		go watchLog(worker.log, testStartLine, started, stopWatching)
+	}
+
+	// The master quits the worker at the end of the run, and both exit.
+	masterCPU, masterErr := master.wait(ctx, s.duration+90*time.Second)
+	cpu, workerErr := worker.wait(ctx, 30*time.Second)
+	if workerErr != nil {
+		return counts{}, cpu, masterCPU, fmt.Errorf("worker: %w; %s", workerErr, tail(worker.log))
+	}
+	c, err := readLocustStats(csvPrefix + "_stats.csv")
+	if err != nil {
+		// Locust exits with 1 when a request failed, so its exit
+		// status is reported only when the CSV is missing too.
+		return counts{}, cpu, masterCPU, fmt.Errorf("master (exit: %v): %w; %s", masterErr, err, tail(master.log))
+	}
+	return c, cpu, masterCPU, nil
+}
+
+// watchLog closes found once the file at path contains line, checking every
+// 20 ms until stop is closed.
+func watchLog(path, line string, found chan<- struct{}, stop <-chan struct{}) {
+	ticker := time.NewTicker(20 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		if data, err := os.ReadFile(path); err == nil && bytes.Contains(data, []byte(line)) {
+			close(found)
+			return
 		}
-		c, err := readLocustStats(csvPrefix + "_stats.csv")
-		if err != nil {
-			// Locust exits with 1 when a request failed, so its exit
-			// status is reported only when the CSV is missing too.
-			return counts{}, cpu, masterCPU, fmt.Errorf("master (exit: %v): %w; %s", masterErr, err, tail(master.log))
+		select {
+		case <-ticker.C:
+		case <-stop:
+			return
 		}
-		return c, cpu, masterCPU, nil
 	}
 }
 

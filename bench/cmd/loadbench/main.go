@@ -33,25 +33,29 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	rounds      int
-	duration    time.Duration
-	users       int
-	targetCPU   int
-	genCPU      int
-	only        string
-	quietIdle   float64
-	quietWait   time.Duration
-	maxOtherCPU float64
-	out         string
-	locust      string
-	keepDir     bool
-	profileDir  string
+	rounds int
+	// pairedRounds is the number of rounds in which the bare loop and the
+	// worker run at the same time.
+	pairedRounds int
+	duration     time.Duration
+	users        int
+	targetCPU    int
+	genCPU       int
+	only         string
+	quietIdle    float64
+	quietWait    time.Duration
+	maxOtherCPU  float64
+	out          string
+	locust       string
+	keepDir      bool
+	profileDir   string
 }
 
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	fs.IntVar(&o.rounds, "rounds", 5, "rounds; each round runs every generator once")
+	fs.IntVar(&o.pairedRounds, "paired-rounds", 5, "rounds, after the others, in which the bare loop and the worker with the net/http task run at the same time on the generator core; 0 skips them")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run, in whole seconds")
 	fs.IntVar(&o.users, "users", 50, "concurrent connections (wrk), goroutines (bare loop) or users (workers, Locust)")
 	fs.IntVar(&o.targetCPU, "target-cpu", 0, "core that nginx and the Locust master are pinned to")
@@ -71,6 +75,8 @@ func parseOptions(args []string) (options, error) {
 	switch {
 	case o.rounds < 1:
 		return o, fmt.Errorf("invalid --rounds %d: use 1 or more", o.rounds)
+	case o.pairedRounds < 0:
+		return o, fmt.Errorf("invalid --paired-rounds %d: use 0 to skip them, or 1 or more", o.pairedRounds)
 	case o.duration < time.Second || o.duration%time.Second != 0:
 		return o, fmt.Errorf("invalid --duration %s: use whole seconds, 1s or more, because wrk and Locust take seconds", o.duration)
 	case o.users < 1:
@@ -208,7 +214,20 @@ func run(ctx context.Context, o options) (bool, error) {
 		}
 	}
 
-	report := buildReport(o, runs, selected)
+	var pairs []pairedRun
+	for round := 0; round < o.pairedRounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		quiet := waitQuiet(ctx, o.quietIdle, o.quietWait)
+		p := measurePaired(ctx, s, target, round, o.maxOtherCPU)
+		p.quietChecked = o.quietWait > 0
+		p.startedQuiet = quiet
+		pairs = append(pairs, p)
+		logf("%s", p.summary(o.pairedRounds))
+	}
+
+	report := buildReport(o, runs, selected, pairs)
 	fmt.Print(report)
 	if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 		return false, fmt.Errorf("write %s: %w", o.out, err)
@@ -216,6 +235,11 @@ func run(ctx context.Context, o options) (bool, error) {
 	logf("report written to %s", o.out)
 
 	ok := true
+	for _, p := range pairs {
+		if p.err() != nil {
+			ok = false
+		}
+	}
 	for _, g := range selected {
 		var requests int64
 		for _, r := range runs {
@@ -268,48 +292,152 @@ func (r runResult) summary(rounds int) string {
 }
 
 // measure runs one generator and measures the CPU that every other process
-// of the machine used meanwhile: the machine's busy time minus the
-// generator, nginx, the Locust master and loadbench itself.
+// of the machine used meanwhile.
 func measure(ctx context.Context, s *setup, target *nginx, g generator, round int, maxOther float64) runResult {
 	r := runResult{generator: g, round: round}
 	tag := fmt.Sprintf("%s-round%d", g.name, round+1)
-
-	machineBefore, err := readMachineCPU()
-	if err != nil {
-		r.err = err
-		return r
-	}
-	targetBefore, err := target.cpu()
-	if err != nil {
-		r.err = fmt.Errorf("read nginx CPU time: %w", err)
-		return r
-	}
-	selfBefore := selfCPU()
-	start := time.Now()
-
-	var helperCPU time.Duration
-	r.counts, r.cpu, helperCPU, r.err = g.run(ctx, s, tag)
-
-	r.wall = time.Since(start)
-	machineAfter, err := readMachineCPU()
+	share, wall, err := otherCPU(target, func() time.Duration {
+		var helperCPU time.Duration
+		r.counts, r.cpu, helperCPU, r.err = g.run(ctx, s, tag)
+		return r.cpu + helperCPU
+	})
+	r.otherShare, r.wall = share, wall
 	if err != nil && r.err == nil {
 		r.err = err
-	}
-	targetAfter, err := target.cpu()
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("read nginx CPU time: %w", err)
-	}
-	ours := r.cpu + helperCPU + (targetAfter - targetBefore) + (selfCPU() - selfBefore)
-	total := machineAfter.total - machineBefore.total
-	if total > 0 {
-		other := machineAfter.busy() - machineBefore.busy() - ours
-		r.otherShare = max(float64(other)/float64(total), 0)
 	}
 	if r.err == nil && r.counts.requests == 0 {
 		r.err = errors.New("no request sent")
 	}
 	r.kept = r.err == nil && r.otherShare <= maxOther
 	return r
+}
+
+// otherCPU calls run, which returns the CPU time of the processes it ran,
+// and returns the share of the machine's CPU that every other process used
+// meanwhile: the machine's busy time minus those processes, nginx and
+// loadbench itself. It also returns the wall time of run.
+func otherCPU(target *nginx, run func() time.Duration) (float64, time.Duration, error) {
+	machineBefore, err := readMachineCPU()
+	if err != nil {
+		return 0, 0, err
+	}
+	targetBefore, err := target.cpu()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read nginx CPU time: %w", err)
+	}
+	selfBefore := selfCPU()
+	start := time.Now()
+
+	runCPU := run()
+
+	wall := time.Since(start)
+	machineAfter, err := readMachineCPU()
+	if err != nil {
+		return 0, wall, err
+	}
+	targetAfter, err := target.cpu()
+	if err != nil {
+		return 0, wall, fmt.Errorf("read nginx CPU time: %w", err)
+	}
+	ours := runCPU + (targetAfter - targetBefore) + (selfCPU() - selfBefore)
+	total := machineAfter.total - machineBefore.total
+	if total <= 0 {
+		return 0, wall, nil
+	}
+	other := machineAfter.busy() - machineBefore.busy() - ours
+	return max(float64(other)/float64(total), 0), wall, nil
+}
+
+// pairedRun is one round in which the bare loop and the worker with the
+// net/http task ran at the same time on the generator core.
+type pairedRun struct {
+	round        int
+	bare, worker runResult
+	otherShare   float64
+	quietChecked bool
+	startedQuiet bool
+	kept         bool
+}
+
+// err returns the error of the bare loop's run, else the worker's.
+func (p pairedRun) err() error {
+	if p.bare.err != nil {
+		return p.bare.err
+	}
+	return p.worker.err
+}
+
+// ratio returns the worker's requests per CPU-second over the bare loop's,
+// or 0 when the bare loop has none.
+func (p pairedRun) ratio() float64 {
+	if p.bare.perCPUSecond() <= 0 {
+		return 0
+	}
+	return p.worker.perCPUSecond() / p.bare.perCPUSecond()
+}
+
+func (p pairedRun) summary(rounds int) string {
+	status := "kept"
+	switch {
+	case p.err() != nil:
+		status = "failed: " + p.err().Error()
+	case !p.kept:
+		status = fmt.Sprintf("discarded: other processes used %.0f%% of the machine", 100*p.otherShare)
+	}
+	return fmt.Sprintf("paired round %d/%d: bare %.0f requests/CPU-s, worker %.0f requests/CPU-s, worker/bare %.3f, others %.0f%%: %s",
+		p.round+1, rounds, p.bare.perCPUSecond(), p.worker.perCPUSecond(), p.ratio(), 100*p.otherShare, status)
+}
+
+// measurePaired runs the worker with the net/http task and the bare loop at
+// the same time, both pinned to the generator core, so that both see the
+// same speed of the machine. The bare loop starts when the worker's users
+// start, and both then send for s.duration.
+func measurePaired(ctx context.Context, s *setup, target *nginx, round int, maxOther float64) pairedRun {
+	p := pairedRun{
+		round:  round,
+		bare:   runResult{generator: generatorNamed("bare"), round: round},
+		worker: runResult{generator: generatorNamed("worker"), round: round},
+	}
+	tag := fmt.Sprintf("paired-round%d", round+1)
+	share, wall, err := otherCPU(target, func() time.Duration {
+		started := make(chan struct{})
+		workerDone := make(chan struct{})
+		var masterCPU time.Duration
+		go func() {
+			defer close(workerDone)
+			p.worker.counts, p.worker.cpu, masterCPU, p.worker.err = runWorkerProcess(ctx, s, tag+"-worker", "nethttp", started)
+		}()
+		select {
+		case <-started:
+			p.bare.counts, p.bare.cpu, _, p.bare.err = runBareLoop(ctx, s, tag+"-bare")
+		case <-workerDone:
+			p.bare.err = errors.New("not run, because the worker ended before its users started")
+		}
+		<-workerDone
+		return p.bare.cpu + p.worker.cpu + masterCPU
+	})
+	p.otherShare = share
+	p.bare.wall, p.worker.wall = wall, wall
+	for _, r := range []*runResult{&p.bare, &p.worker} {
+		if r.err == nil && err != nil {
+			r.err = err
+		}
+		if r.err == nil && r.counts.requests == 0 {
+			r.err = errors.New("no request sent")
+		}
+	}
+	p.kept = p.err() == nil && share <= maxOther
+	return p
+}
+
+// generatorNamed returns the generator called name from generators.
+func generatorNamed(name string) generator {
+	for _, g := range generators {
+		if g.name == name {
+			return g
+		}
+	}
+	panic("loadbench: no generator named " + name)
 }
 
 // waitQuiet waits until the machine was idle for at least minIdle of its CPU

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +176,7 @@ func TestParseOptionsRejectsBadValues(t *testing.T) {
 		"--quiet-idle": {"--quiet-idle", "2"},
 		"unknown":      {"--generators", "wrk,ab"},
 		"--max-other":  {"--max-other-cpu", "-1"},
+		"--paired":     {"--paired-rounds", "-1"},
 	}
 	for want, args := range cases {
 		_, err := parseOptions(args)
@@ -219,7 +222,7 @@ func TestBuildReportRatiosOfFastHTTPRow(t *testing.T) {
 		{generator: fast, counts: counts{requests: 600}, cpu: time.Second, kept: true},
 	}
 
-	report := buildReport(options{rounds: 1, duration: time.Second, users: 1, genCPU: 1}, runs, selected)
+	report := buildReport(options{rounds: 1, duration: time.Second, users: 1, genCPU: 1}, runs, selected, nil)
 
 	var row string
 	for _, line := range strings.Split(report, "\n") {
@@ -254,7 +257,7 @@ func TestPairedRatiosFollowRounds(t *testing.T) {
 		run(wrk, 1, 2000, true), run(bare, 1, 800, true), run(worker, 1, 720, true),
 		run(wrk, 2, 1500, true), run(bare, 2, 500, true), run(worker, 2, 100, false),
 	}
-	report := buildReport(options{rounds: 3, duration: time.Second, users: 1, genCPU: 1}, runs, selected)
+	report := buildReport(options{rounds: 3, duration: time.Second, users: 1, genCPU: 1}, runs, selected, nil)
 
 	var row string
 	for _, line := range strings.Split(report, "\n") {
@@ -269,5 +272,95 @@ func TestPairedRatiosFollowRounds(t *testing.T) {
 	// wrk's: 1,500. By round: 0.36 of wrk and 0.90 of the bare loop.
 	if !strings.Contains(row, "| 540 | 360 – 720 | 0.36 | 1.08 | 0.36 | 0.90 |") {
 		t.Errorf("worker row %q lacks the ratios of medians 0.36 and 1.08 and the ratios by round 0.36 and 0.90", row)
+	}
+}
+
+func TestReportOfPairedRounds(t *testing.T) {
+	pair := func(round int, bare, worker int64, kept bool) pairedRun {
+		return pairedRun{
+			round:  round,
+			bare:   runResult{generator: generatorNamed("bare"), counts: counts{requests: bare}, cpu: time.Second},
+			worker: runResult{generator: generatorNamed("worker"), counts: counts{requests: worker}, cpu: 2 * time.Second},
+			kept:   kept,
+		}
+	}
+	// The worker gets twice the bare loop's CPU time in every round. The
+	// fourth round is discarded, so its ratio of 0.5 is left out of the
+	// median, and the fifth failed.
+	pairs := []pairedRun{
+		pair(0, 1000, 1900, true),
+		pair(1, 2000, 3900, true),
+		pair(2, 1500, 2850, true),
+		pair(3, 1000, 1000, false),
+	}
+	failed := pair(4, 0, 0, false)
+	failed.bare.err = errors.New("not run, because the worker ended before its users started")
+	pairs = append(pairs, failed)
+
+	report := buildReport(options{rounds: 1, duration: time.Second, users: 1, genCPU: 1}, nil, nil, pairs)
+
+	if !strings.Contains(report, "Worker / bare loop: median 0.950 of 3 kept round(s), 0.950 – 0.975.") {
+		t.Errorf("report lacks the median 0.950 of the three kept rounds:\n%s", report)
+	}
+	if !strings.Contains(report, "| 2 | 2,000 | 1,950 | 0.97 | 0% | not checked | kept |") {
+		t.Errorf("report lacks round 2's row with 2,000 and 1,950 requests per CPU-second:\n%s", report)
+	}
+	if !strings.Contains(report, "| 4 | 1,000 | 500 | 0.50 | 0% | not checked | discarded |") {
+		t.Errorf("report lacks round 4's row, discarded:\n%s", report)
+	}
+	if !strings.Contains(report, "failed: not run, because the worker ended before its users started |") {
+		t.Errorf("report lacks round 5's failure:\n%s", report)
+	}
+}
+
+func TestWatchLogSeesAppendedLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "worker.log")
+	if err := os.WriteFile(path, []byte("worker starting\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	go watchLog(path, testStartLine, found, stop)
+
+	select {
+	case <-found:
+		t.Fatal("watchLog reported the line before it was written")
+	case <-time.After(100 * time.Millisecond):
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("level=INFO msg=\"test starting\" targets=map[User:50]\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	select {
+	case <-found:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watchLog did not report the appended line within 10 s")
+	}
+}
+
+func TestWatchLogStopsWithoutLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.log")
+	found := make(chan struct{})
+	stop := make(chan struct{})
+	returned := make(chan struct{})
+	go func() {
+		watchLog(path, testStartLine, found, stop)
+		close(returned)
+	}()
+	close(stop)
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watchLog still runs 10 s after stop was closed")
+	}
+	select {
+	case <-found:
+		t.Error("watchLog reported a line that no file contains")
+	default:
 	}
 }

@@ -113,8 +113,8 @@ func median(values []float64) float64 {
 }
 
 // buildReport returns the markdown report: the settings, one row per
-// generator and one row per run.
-func buildReport(o options, runs []runResult, selected []generator) string {
+// generator, the paired rounds and one row per run.
+func buildReport(o options, runs []runResult, selected []generator, pairs []pairedRun) string {
 	summaries := make([]summary, len(selected))
 	var wrk, loop *summary
 	for i, g := range selected {
@@ -171,6 +171,10 @@ func buildReport(o options, runs []runResult, selected []generator) string {
 		"which cancel the machine's drift between rounds; the other ratios divide the medians.\n")
 	b.WriteString("\nPercentiles come from wrk --latency, the bare loop's histogram (two significant digits), " +
 		"Locust's CSV (Locust's rounding, whole milliseconds below 100 ms) for the workers and Locust.\n")
+
+	if len(pairs) > 0 {
+		writePairs(&b, o, pairs)
+	}
 
 	b.WriteString("\n### Runs\n\n")
 	b.WriteString("| round | generator | requests | failures | CPU-s | wall s | requests per CPU-second | other processes | machine quiet at start | status |\n")
@@ -245,4 +249,36 @@ func quietText(r runResult) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// writePairs writes the section of the paired rounds.
+func writePairs(b *strings.Builder, o options, pairs []pairedRun) {
+	b.WriteString("\n### Bare loop and worker at the same time\n\n")
+	fmt.Fprintf(b, "In each of these rounds the bare loop and the worker with the net/http task run at the same time, "+
+		"both pinned to core %d. The bare loop starts when the worker's users start, and both send for %s. "+
+		"Sharing the core, both see the same speed of the machine, so the ratio of a round does not carry the drift between runs.\n\n",
+		o.genCPU, o.duration)
+	b.WriteString("| round | bare loop, requests per CPU-second | worker, requests per CPU-second | worker / bare loop | other processes | machine quiet at start | status |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	var ratios []float64
+	for _, p := range pairs {
+		status := "kept"
+		switch {
+		case p.err() != nil:
+			status = "failed: " + strings.ReplaceAll(firstLine(p.err().Error()), "|", `\|`)
+		case !p.kept:
+			status = "discarded"
+		default:
+			ratios = append(ratios, p.ratio())
+		}
+		quiet := quietText(runResult{quietChecked: p.quietChecked, startedQuiet: p.startedQuiet})
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %.0f%% | %s | %s |\n", p.round+1, thousands(p.bare.perCPUSecond()),
+			thousands(p.worker.perCPUSecond()), ratio(p.ratio()), 100*p.otherShare, quiet, status)
+	}
+	if len(ratios) == 0 {
+		b.WriteString("\nNo paired round was kept.\n")
+		return
+	}
+	fmt.Fprintf(b, "\nWorker / bare loop: median %.3f of %d kept round(s), %.3f – %.3f.\n",
+		median(ratios), len(ratios), slices.Min(ratios), slices.Max(ratios))
 }
