@@ -9,8 +9,11 @@
 //	go run ./bench/cmd/loadbench --rounds 1 --duration 2s --quiet-wait 0
 //
 // The generators run one after the other, several rounds, in an order that
-// rotates each round. Before each run loadbench waits for the machine to be
-// idle, and it discards runs during which other processes used more than
+// rotates each round. Then, in --paired-rounds more rounds, the bare loop and
+// the worker with the net/http task run at the same time on the generator
+// core, which gives their ratio without the machine's drift between runs.
+// Before each run loadbench waits for the machine to be idle, and it
+// discards runs during which other processes used more than
 // --max-other-cpu of the machine. It prints a markdown table and writes it,
 // with every run, to --out. It exits with status 1 when a run failed or a
 // generator sent no request, and never because of a figure.
