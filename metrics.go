@@ -1,15 +1,18 @@
 package boomer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metricsBuckets are the upper bounds, in seconds, of the response time
@@ -31,74 +34,198 @@ type metricsSource struct {
 	arrival func() *arrivalExecutor
 }
 
-// metricsCollector is a prometheus.Collector over a run's cumulative
-// statistics. It computes every value at scrape time; recording a request
-// only adds the sample to an HDR histogram.
-type metricsCollector struct {
-	source   metricsSource
-	requests *prometheus.Desc
-	failures *prometheus.Desc
-	latency  *prometheus.Desc
-	current  *prometheus.Desc
-	users    *prometheus.Desc
-	state    *prometheus.Desc
-	lateness *prometheus.Desc
-	waited   *prometheus.Desc
+// metricsHandler serves a run's cumulative statistics in Prometheus's text
+// exposition format, version 0.0.4. It computes every value at scrape time;
+// recording a request only adds the sample to an HDR histogram. The format
+// is written here rather than with the Prometheus client library, whose
+// package initialization leaves about 200 KB of objects on the heap of
+// every worker. The garbage collector marks them on every cycle, which cost
+// the worker about 2 % of its CPU time under load (docs/benchmarks.md).
+type metricsHandler struct {
+	source metricsSource
 }
 
-func newMetricsCollector(source metricsSource) *metricsCollector {
-	labels := []string{"method", "name"}
-	return &metricsCollector{
-		source:   source,
-		requests: prometheus.NewDesc("boomer_requests_total", "Requests recorded, failures included, by request type and name.", labels, nil),
-		failures: prometheus.NewDesc("boomer_request_failures_total", "Failed requests recorded, by request type and name.", labels, nil),
-		latency:  prometheus.NewDesc("boomer_response_time_seconds", "Response times of the recorded requests, by request type and name.", labels, nil),
-		current:  prometheus.NewDesc("boomer_current_rps", "Requests per second over Locust's current window: the per-second counts from 12 s to 2 s before the last request.", labels, nil),
-		users:    prometheus.NewDesc("boomer_users", "Users running now; tasks in flight in the open model.", nil, nil),
-		state:    prometheus.NewDesc("boomer_state", "1 for the run's current state, 0 for the others.", []string{"state"}, nil),
-		lateness: prometheus.NewDesc("boomer_open_model_start_lateness_seconds", "Time from each scheduled task start of the open model to its actual start.", nil, nil),
-		waited:   prometheus.NewDesc("boomer_open_model_starts_waited_total", "Task starts of the open model that waited for a free slot under --max-in-flight.", nil, nil),
+// metricsContentType is the content type of the text exposition format.
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+func (h metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var out metricsWriter
+	h.write(&out)
+	w.Header().Set("Content-Type", metricsContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
+	if r.Method == http.MethodHead {
+		return
 	}
+	_, _ = io.WriteString(w, out.String())
 }
 
-func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(c, ch)
-}
-
-func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.source.refresh != nil {
-		c.source.refresh()
+// write writes every metric family, in the order of their names.
+func (h metricsHandler) write(out *metricsWriter) {
+	if h.source.refresh != nil {
+		h.source.refresh()
 	}
-	ch <- prometheus.MustNewConstMetric(c.users, prometheus.GaugeValue, float64(c.source.users()))
-	state := c.source.state()
+	var rows []metricsRow
+	if stats := h.source.stats(); stats != nil {
+		rows = snapshotRows(stats)
+	}
+	var arrival *arrivalExecutor
+	if h.source.arrival != nil {
+		arrival = h.source.arrival()
+	}
+
+	if len(rows) > 0 {
+		out.family("boomer_current_rps", "gauge",
+			"Requests per second over Locust's current window: the per-second counts from 12 s to 2 s before the last request.")
+		for _, row := range rows {
+			out.sample("boomer_current_rps", row.labels(), row.currentRPS)
+		}
+	}
+	if arrival != nil {
+		count, sum, quantiles := arrival.latenessSummary()
+		name := "boomer_open_model_start_lateness_seconds"
+		out.family(name, "summary", "Time from each scheduled task start of the open model to its actual start.")
+		qs := make([]float64, 0, len(quantiles))
+		for q := range quantiles {
+			qs = append(qs, q)
+		}
+		slices.Sort(qs)
+		for _, q := range qs {
+			out.sample(name, []string{"quantile", formatMetricValue(q)}, quantiles[q])
+		}
+		out.sample(name+"_sum", nil, sum)
+		out.sample(name+"_count", nil, float64(count))
+
+		name = "boomer_open_model_starts_waited_total"
+		out.family(name, "counter", "Task starts of the open model that waited for a free slot under --max-in-flight.")
+		out.sample(name, nil, float64(arrival.late.Load()))
+	}
+	if len(rows) > 0 {
+		out.family("boomer_request_failures_total", "counter", "Failed requests recorded, by request type and name.")
+		for _, row := range rows {
+			out.sample("boomer_request_failures_total", row.labels(), float64(row.failures))
+		}
+		out.family("boomer_requests_total", "counter", "Requests recorded, failures included, by request type and name.")
+		for _, row := range rows {
+			out.sample("boomer_requests_total", row.labels(), float64(row.requests))
+		}
+		name := "boomer_response_time_seconds"
+		out.family(name, "histogram", "Response times of the recorded requests, by request type and name.")
+		for _, row := range rows {
+			labels := row.labels()
+			for i, bound := range metricsBuckets {
+				out.sample(name+"_bucket", append(labels[:len(labels):len(labels)], "le", formatMetricValue(bound)), float64(row.buckets[i]))
+			}
+			out.sample(name+"_bucket", append(labels[:len(labels):len(labels)], "le", "+Inf"), float64(row.requests))
+			out.sample(name+"_sum", labels, row.sumSeconds)
+			out.sample(name+"_count", labels, float64(row.requests))
+		}
+	}
+
+	state := h.source.state()
+	out.family("boomer_state", "gauge", "1 for the run's current state, 0 for the others.")
 	for _, s := range metricsStates {
 		value := 0.0
 		if s == state {
 			value = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, value, s)
+		out.sample("boomer_state", []string{"state", s}, value)
 	}
-	if c.source.arrival != nil {
-		if a := c.source.arrival(); a != nil {
-			count, sum, quantiles := a.latenessSummary()
-			ch <- prometheus.MustNewConstSummary(c.lateness, count, sum, quantiles)
-			ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, float64(a.late.Load()))
-		}
-	}
-	stats := c.source.stats()
-	if stats == nil {
-		return
-	}
+	out.family("boomer_users", "gauge", "Users running now; tasks in flight in the open model.")
+	out.sample("boomer_users", nil, float64(h.source.users()))
+}
+
+// metricsRow is the figures of one request type and name at scrape time.
+type metricsRow struct {
+	method, name string
+	requests     int64
+	failures     int64
+	currentRPS   float64
+	sumSeconds   float64
+	// buckets are the cumulative counts at or below each of
+	// metricsBuckets.
+	buckets []uint64
+}
+
+func (r metricsRow) labels() []string {
+	return []string{"method", r.method, "name", r.name}
+}
+
+// snapshotRows copies the rows of stats, sorted by method and name, under
+// its lock.
+func snapshotRows(stats *runStats) []metricsRow {
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
+	rows := make([]metricsRow, 0, len(stats.rows))
 	for key, s := range stats.rows {
-		ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(s.numRequests), key.method, key.name)
-		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.numFailures), key.method, key.name)
-		ch <- prometheus.MustNewConstMetric(c.current, prometheus.GaugeValue,
-			currentRate(s.requestsPerSecond, stats.lastRequest, stats.start), key.method, key.name)
-		ch <- prometheus.MustNewConstHistogram(c.latency, uint64(s.numRequests), s.totalResponseTime/1000,
-			bucketCounts(s), key.method, key.name)
+		counts := bucketCounts(s)
+		buckets := make([]uint64, len(metricsBuckets))
+		for i, bound := range metricsBuckets {
+			buckets[i] = counts[bound]
+		}
+		rows = append(rows, metricsRow{
+			method:     key.method,
+			name:       key.name,
+			requests:   s.numRequests,
+			failures:   s.numFailures,
+			currentRPS: currentRate(s.requestsPerSecond, stats.lastRequest, stats.start),
+			sumSeconds: s.totalResponseTime / 1000,
+			buckets:    buckets,
+		})
 	}
+	slices.SortFunc(rows, func(a, b metricsRow) int {
+		return cmp.Or(strings.Compare(a.method, b.method), strings.Compare(a.name, b.name))
+	})
+	return rows
+}
+
+// metricsWriter builds a page of the text exposition format.
+type metricsWriter struct {
+	strings.Builder
+}
+
+// family writes the HELP and TYPE lines of a metric family.
+func (w *metricsWriter) family(name, kind, help string) {
+	w.WriteString("# HELP " + name + " " + helpEscaper.Replace(help) + "\n")
+	w.WriteString("# TYPE " + name + " " + kind + "\n")
+}
+
+// sample writes one sample line. labels alternate names and values.
+func (w *metricsWriter) sample(name string, labels []string, value float64) {
+	w.WriteString(name)
+	if len(labels) > 0 {
+		w.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString(labels[i] + `="` + labelEscaper.Replace(labels[i+1]) + `"`)
+		}
+		w.WriteByte('}')
+	}
+	w.WriteByte(' ')
+	w.WriteString(formatMetricValue(value))
+	w.WriteByte('\n')
+}
+
+// The text format escapes a backslash and a line feed in HELP text, and a
+// double quote too in label values.
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// formatMetricValue formats v as the text format writes floats, with +Inf,
+// -Inf and NaN for the special values.
+func formatMetricValue(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case math.IsNaN(v):
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // bucketCounts returns the cumulative count of response times at or below
@@ -133,10 +260,8 @@ func (b *Boomer) startMetrics(source metricsSource) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics endpoint: listen on --metrics-addr %s: %w; pick a free port or another address", b.cfg.MetricsAddr, err)
 	}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(newMetricsCollector(source))
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", metricsHandler{source: source})
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.metricsAddr.Store(listener.Addr().String())
 	b.log.Info("metrics endpoint listening", "url", "http://"+listener.Addr().String()+"/metrics")

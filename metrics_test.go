@@ -3,7 +3,9 @@ package boomer
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -213,4 +215,86 @@ func TestMetricsReportOpenModelLateness(t *testing.T) {
 	requests := metricValue(t, families, "boomer_requests_total", map[string]string{"name": "/open"})
 	assert.Greater(t, requests, 40.0, "requests in 1.5 s at 50/s")
 	require.NoError(t, <-done)
+}
+
+func TestMetricsTextFormatParses(t *testing.T) {
+	stats := newRunStats(time.Unix(1000, 0))
+	// A name with every character the format escapes, and a plain one.
+	odd := requestKey{method: "GET", name: "/q?a=\"b\"\\c\nd"}
+	plain := requestKey{method: "POST", name: "/login"}
+	for key, timesMs := range map[requestKey][]float64{odd: {0.5, 3, 40, 90000}, plain: {2}} {
+		row := newRunRow()
+		for _, ms := range timesMs {
+			recordMicros(row.hist, ms)
+			row.numRequests++
+			row.totalResponseTime += ms
+		}
+		stats.rows[key] = row
+	}
+	stats.rows[plain].numFailures = 1
+
+	handler := metricsHandler{source: metricsSource{
+		stats: func() *runStats { return stats },
+		users: func() int64 { return 7 },
+		state: func() string { return stateRunning },
+	}}
+	server := httptest.NewServer(handler)
+	defer server.Close()
+
+	resp, err := http.Get(server.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, metricsContentType, resp.Header.Get("Content-Type"))
+	var parser expfmt.TextParser
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+
+	assert.Equal(t, 4.0, metricValue(t, families, "boomer_requests_total", map[string]string{"name": odd.name}))
+	assert.Equal(t, 1.0, metricValue(t, families, "boomer_request_failures_total", map[string]string{"name": plain.name}))
+	assert.Equal(t, 7.0, metricValue(t, families, "boomer_users", nil))
+	assert.Equal(t, 1.0, metricValue(t, families, "boomer_state", map[string]string{"state": stateRunning}))
+	assert.Equal(t, 0.0, metricValue(t, families, "boomer_state", map[string]string{"state": stateStopped}))
+
+	var histogram *dto.Histogram
+	for _, m := range families["boomer_response_time_seconds"].GetMetric() {
+		for _, pair := range m.GetLabel() {
+			if pair.GetName() == "name" && pair.GetValue() == odd.name {
+				histogram = m.GetHistogram()
+			}
+		}
+	}
+	require.NotNil(t, histogram, "no histogram for the escaped name")
+	assert.Equal(t, uint64(4), histogram.GetSampleCount())
+	assert.InDelta(t, 90.0435, histogram.GetSampleSum(), 1e-9)
+	cumulative := map[float64]uint64{}
+	for _, bucket := range histogram.GetBucket() {
+		cumulative[bucket.GetUpperBound()] = bucket.GetCumulativeCount()
+	}
+	// 0.5 ms falls in the 1 ms bucket, 3 ms in 5 ms, 40 ms in 50 ms, and
+	// 90 s above the last bound of 60 s.
+	assert.Equal(t, uint64(1), cumulative[0.001])
+	assert.Equal(t, uint64(1), cumulative[0.0025])
+	assert.Equal(t, uint64(2), cumulative[0.005])
+	assert.Equal(t, uint64(3), cumulative[0.05])
+	assert.Equal(t, uint64(3), cumulative[60])
+	assert.Equal(t, uint64(4), cumulative[math.Inf(1)])
+	assert.Len(t, histogram.GetBucket(), len(metricsBuckets)+1)
+}
+
+func TestMetricsHeadHasNoBody(t *testing.T) {
+	handler := metricsHandler{source: metricsSource{
+		stats: func() *runStats { return nil },
+		users: func() int64 { return 0 },
+		state: func() string { return stateReady },
+	}}
+	server := httptest.NewServer(handler)
+	defer server.Close()
+
+	resp, err := http.Head(server.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Empty(t, body)
+	assert.NotEqual(t, "0", resp.Header.Get("Content-Length"))
 }
