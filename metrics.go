@@ -151,26 +151,32 @@ func (r metricsRow) labels() []string {
 }
 
 // snapshotRows copies the rows of stats, sorted by method and name, under
-// its lock.
+// its lock. Label values must be valid UTF-8, so invalid bytes in a method
+// or name become U+FFFD, as in the reports to the master, and rows whose
+// labels become equal are added up.
 func snapshotRows(stats *runStats) []metricsRow {
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
-	rows := make([]metricsRow, 0, len(stats.rows))
+	byKey := make(map[requestKey]*metricsRow, len(stats.rows))
 	for key, s := range stats.rows {
 		counts := bucketCounts(s)
-		buckets := make([]uint64, len(metricsBuckets))
-		for i, bound := range metricsBuckets {
-			buckets[i] = counts[bound]
+		labels := requestKey{method: validText(key.method), name: validText(key.name)}
+		row := byKey[labels]
+		if row == nil {
+			row = &metricsRow{method: labels.method, name: labels.name, buckets: make([]uint64, len(metricsBuckets))}
+			byKey[labels] = row
 		}
-		rows = append(rows, metricsRow{
-			method:     key.method,
-			name:       key.name,
-			requests:   s.numRequests,
-			failures:   s.numFailures,
-			currentRPS: currentRate(s.requestsPerSecond, stats.lastRequest, stats.start),
-			sumSeconds: s.totalResponseTime / 1000,
-			buckets:    buckets,
-		})
+		for i, bound := range metricsBuckets {
+			row.buckets[i] += counts[bound]
+		}
+		row.requests += s.numRequests
+		row.failures += s.numFailures
+		row.currentRPS += currentRate(s.requestsPerSecond, stats.lastRequest, stats.start)
+		row.sumSeconds += s.totalResponseTime / 1000
+	}
+	rows := make([]metricsRow, 0, len(byKey))
+	for _, row := range byKey {
+		rows = append(rows, *row)
 	}
 	slices.SortFunc(rows, func(a, b metricsRow) int {
 		return cmp.Or(strings.Compare(a.method, b.method), strings.Compare(a.name, b.name))
@@ -229,7 +235,10 @@ func formatMetricValue(v float64) string {
 }
 
 // bucketCounts returns the cumulative count of response times at or below
-// each of metricsBuckets, from the row's HDR histogram.
+// each of metricsBuckets, from the row's HDR histogram. A bar of
+// equivalent values that contains a bound counts as below it, so a time
+// exactly at a bound is in that bound's bucket. Times less than 0.1 % above
+// a bound can be counted there too.
 func bucketCounts(s *requestStats) map[float64]uint64 {
 	counts := make(map[float64]uint64, len(metricsBuckets))
 	if s.hist == nil {
@@ -237,10 +246,10 @@ func bucketCounts(s *requestStats) map[float64]uint64 {
 	}
 	bars := s.hist.Distribution()
 	for _, bound := range metricsBuckets {
-		limit := int64(bound * 1e6)
+		limit := int64(math.Round(bound * 1e6))
 		var n uint64
 		for _, bar := range bars {
-			if bar.To > limit {
+			if bar.From > limit {
 				break
 			}
 			n += uint64(bar.Count)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -222,7 +223,7 @@ func TestMetricsTextFormatParses(t *testing.T) {
 	// A name with every character the format escapes, and a plain one.
 	odd := requestKey{method: "GET", name: "/q?a=\"b\"\\c\nd"}
 	plain := requestKey{method: "POST", name: "/login"}
-	for key, timesMs := range map[requestKey][]float64{odd: {0.5, 3, 40, 90000}, plain: {2}} {
+	for key, timesMs := range map[requestKey][]float64{odd: {0.5, 2.5, 3, 5, 40, 90000}, plain: {2}} {
 		row := newRunRow()
 		for _, ms := range timesMs {
 			recordMicros(row.hist, ms)
@@ -249,7 +250,7 @@ func TestMetricsTextFormatParses(t *testing.T) {
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	require.NoError(t, err)
 
-	assert.Equal(t, 4.0, metricValue(t, families, "boomer_requests_total", map[string]string{"name": odd.name}))
+	assert.Equal(t, 6.0, metricValue(t, families, "boomer_requests_total", map[string]string{"name": odd.name}))
 	assert.Equal(t, 1.0, metricValue(t, families, "boomer_request_failures_total", map[string]string{"name": plain.name}))
 	assert.Equal(t, 7.0, metricValue(t, families, "boomer_users", nil))
 	assert.Equal(t, 1.0, metricValue(t, families, "boomer_state", map[string]string{"state": stateRunning}))
@@ -264,20 +265,21 @@ func TestMetricsTextFormatParses(t *testing.T) {
 		}
 	}
 	require.NotNil(t, histogram, "no histogram for the escaped name")
-	assert.Equal(t, uint64(4), histogram.GetSampleCount())
-	assert.InDelta(t, 90.0435, histogram.GetSampleSum(), 1e-9)
+	assert.Equal(t, uint64(6), histogram.GetSampleCount())
+	assert.InDelta(t, 90.051, histogram.GetSampleSum(), 1e-9)
 	cumulative := map[float64]uint64{}
 	for _, bucket := range histogram.GetBucket() {
 		cumulative[bucket.GetUpperBound()] = bucket.GetCumulativeCount()
 	}
-	// 0.5 ms falls in the 1 ms bucket, 3 ms in 5 ms, 40 ms in 50 ms, and
-	// 90 s above the last bound of 60 s.
+	// 0.5 ms falls in the 1 ms bucket, 2.5 ms in 2.5 ms (a bound counts
+	// as below it), 3 and 5 ms in 5 ms, 40 ms in 50 ms, and 90 s above the
+	// last bound of 60 s.
 	assert.Equal(t, uint64(1), cumulative[0.001])
-	assert.Equal(t, uint64(1), cumulative[0.0025])
-	assert.Equal(t, uint64(2), cumulative[0.005])
-	assert.Equal(t, uint64(3), cumulative[0.05])
-	assert.Equal(t, uint64(3), cumulative[60])
-	assert.Equal(t, uint64(4), cumulative[math.Inf(1)])
+	assert.Equal(t, uint64(2), cumulative[0.0025])
+	assert.Equal(t, uint64(4), cumulative[0.005])
+	assert.Equal(t, uint64(5), cumulative[0.05])
+	assert.Equal(t, uint64(5), cumulative[60])
+	assert.Equal(t, uint64(6), cumulative[math.Inf(1)])
 	assert.Len(t, histogram.GetBucket(), len(metricsBuckets)+1)
 }
 
@@ -297,4 +299,34 @@ func TestMetricsHeadHasNoBody(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, body)
 	assert.NotEqual(t, "0", resp.Header.Get("Content-Length"))
+}
+
+func TestMetricsRepairInvalidUTF8(t *testing.T) {
+	stats := newRunStats(time.Unix(1000, 0))
+	// Both names become "/a\uFFFD" once repaired, so their rows add up.
+	for _, name := range []string{"/a\xff", "/a\xfe"} {
+		row := newRunRow()
+		recordMicros(row.hist, 2)
+		row.numRequests = 3
+		row.totalResponseTime = 6
+		stats.rows[requestKey{method: "GET\xc3", name: name}] = row
+	}
+	handler := metricsHandler{source: metricsSource{
+		stats: func() *runStats { return stats },
+		users: func() int64 { return 0 },
+		state: func() string { return stateRunning },
+	}}
+	var out metricsWriter
+	handler.write(&out)
+
+	var parser expfmt.TextParser
+	families, err := parser.TextToMetricFamilies(strings.NewReader(out.String()))
+	require.NoError(t, err, "page:\n%s", out.String())
+	requests := families["boomer_requests_total"].GetMetric()
+	require.Len(t, requests, 1, "the two repaired names make one series")
+	assert.Equal(t, 6.0, requests[0].GetCounter().GetValue())
+	for _, pair := range requests[0].GetLabel() {
+		assert.True(t, utf8.ValidString(pair.GetValue()), "label %s=%q", pair.GetName(), pair.GetValue())
+	}
+	assert.Equal(t, 6.0, metricValue(t, families, "boomer_requests_total", map[string]string{"name": "/a\uFFFD", "method": "GET\uFFFD"}))
 }

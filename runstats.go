@@ -1,6 +1,7 @@
 package boomer
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"sync"
@@ -39,6 +40,19 @@ type runStats struct {
 	errors      map[errorKey]*errorStats
 }
 
+// maxRunRows is the most request rows, and the most error rows, that a
+// run's cumulative statistics keep. Each request row holds an HDR
+// histogram, so names that are unique per request would otherwise make a
+// standalone run, or a worker with the metrics endpoint, grow without
+// limit. Further new keys are added to an overflow row.
+const maxRunRows = 1000
+
+// Names of the overflow rows of a run's cumulative statistics.
+var (
+	overflowRunRequestName = fmt.Sprintf("(other names: more than %d in the run)", maxRunRows)
+	overflowRunErrorText   = fmt.Sprintf("(other errors: more than %d distinct in the run)", maxRunRows)
+)
+
 func newRunStats(start time.Time) *runStats {
 	return &runStats{
 		start:  unixSeconds(start),
@@ -63,6 +77,10 @@ func (r *runStats) add(snap statsSnapshot) *hdrhistogram.Histogram {
 	defer r.mu.Unlock()
 	for key, s := range snap.requests {
 		row := r.rows[key]
+		if row == nil && len(r.rows) >= maxRunRows {
+			key = requestKey{method: key.method, name: overflowRunRequestName}
+			row = r.rows[key]
+		}
 		if row == nil {
 			row = newRunRow()
 			r.rows[key] = row
@@ -81,6 +99,10 @@ func (r *runStats) add(snap statsSnapshot) *hdrhistogram.Histogram {
 	pruneSeconds(r.total, r.lastRequest)
 	for key, e := range snap.errors {
 		dst := r.errors[key]
+		if dst == nil && len(r.errors) >= maxRunRows {
+			key = errorKey{method: key.method, name: overflowRunRequestName, text: overflowRunErrorText}
+			dst = r.errors[key]
+		}
 		if dst == nil {
 			copied := *e
 			r.errors[key] = &copied

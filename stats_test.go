@@ -692,3 +692,45 @@ func TestRecordAfterGOMAXPROCSGrows(t *testing.T) {
 	wg.Wait()
 	assert.EqualValues(t, 32*1000, c.snapshot().total().numRequests)
 }
+
+func TestRunStatsCapsRows(t *testing.T) {
+	run := newRunStats(time.Unix(1000, 0))
+	const extra = 50
+	snap := statsSnapshot{requests: map[requestKey]*requestStats{}, errors: map[errorKey]*errorStats{}}
+	for i := 0; i < maxRunRows+extra; i++ {
+		key := requestKey{method: "GET", name: fmt.Sprintf("/item/%d", i)}
+		s := newRequestStats()
+		s.numRequests = 1
+		snap.requests[key] = s
+		snap.errors[errorKey{method: "GET", name: key.name, text: "boom"}] = &errorStats{occurrences: 1}
+	}
+	putHistogram(run.add(snap))
+
+	assert.Len(t, run.rows, maxRunRows+1, "request rows not capped")
+	overflow := run.rows[requestKey{method: "GET", name: overflowRunRequestName}]
+	require.NotNil(t, overflow, "no overflow row")
+	assert.EqualValues(t, extra, overflow.numRequests)
+	assert.EqualValues(t, maxRunRows+extra, run.total.numRequests, "requests lost in the overflow")
+
+	assert.Len(t, run.errors, maxRunRows+1, "error rows not capped")
+	overflowErr := run.errors[errorKey{method: "GET", name: overflowRunRequestName, text: overflowRunErrorText}]
+	require.NotNil(t, overflowErr, "no overflow error row")
+	assert.EqualValues(t, extra, overflowErr.occurrences)
+
+	// A name that has a row keeps adding to it after the cap.
+	var kept requestKey
+	for key := range run.rows {
+		if key.name != overflowRunRequestName {
+			kept = key
+			break
+		}
+	}
+	again := statsSnapshot{requests: map[requestKey]*requestStats{}, errors: map[errorKey]*errorStats{}}
+	s := newRequestStats()
+	s.numRequests = 2
+	before := run.rows[kept].numRequests
+	again.requests[kept] = s
+	putHistogram(run.add(again))
+	assert.EqualValues(t, before+2, run.rows[kept].numRequests)
+	assert.Len(t, run.rows, maxRunRows+1)
+}

@@ -39,7 +39,7 @@ var (
 	timeout    = flag.Duration("timeout", 10*time.Second, "timeout of one request, including reading the body")
 	wait       = flag.Duration("wait", 0, "pause of each user after every request, such as 1s; 0 sends the next request at once")
 	clientKind = flag.String("client", "nethttp", "how the task sends requests: nethttp (net/http and boomer.RecordSuccess), helper (boomer.HTTPClient) or fasthttp (boomer.FastHTTPClient)")
-	maxConns   = flag.Int("max-conns", 0, "maximum number of connections to the target, 0 for no limit; the number of users gives each user one connection")
+	maxConns   = flag.Int("max-conns", 0, "maximum number of connections to the target; 0 keeps the client's default: no limit for nethttp and helper, 10000 for fasthttp. The number of users gives each user one connection")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 )
 
