@@ -218,6 +218,16 @@ func TestMetricsReportOpenModelLateness(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
+// fixedMetricsHandler returns a metrics handler over stats, with a fixed
+// user count and state.
+func fixedMetricsHandler(stats *runStats, users int64, state string) metricsHandler {
+	return metricsHandler{source: metricsSource{
+		stats: func() *runStats { return stats },
+		users: func() int64 { return users },
+		state: func() string { return state },
+	}}
+}
+
 func TestMetricsTextFormatParses(t *testing.T) {
 	stats := newRunStats(time.Unix(1000, 0))
 	// A name with every character the format escapes, and a plain one.
@@ -234,12 +244,7 @@ func TestMetricsTextFormatParses(t *testing.T) {
 	}
 	stats.rows[plain].numFailures = 1
 
-	handler := metricsHandler{source: metricsSource{
-		stats: func() *runStats { return stats },
-		users: func() int64 { return 7 },
-		state: func() string { return stateRunning },
-	}}
-	server := httptest.NewServer(handler)
+	server := httptest.NewServer(fixedMetricsHandler(stats, 7, stateRunning))
 	defer server.Close()
 
 	resp, err := http.Get(server.URL)
@@ -271,9 +276,9 @@ func TestMetricsTextFormatParses(t *testing.T) {
 	for _, bucket := range histogram.GetBucket() {
 		cumulative[bucket.GetUpperBound()] = bucket.GetCumulativeCount()
 	}
-	// 0.5 ms falls in the 1 ms bucket, 2.5 ms in 2.5 ms (a bound counts
-	// as below it), 3 and 5 ms in 5 ms, 40 ms in 50 ms, and 90 s above the
-	// last bound of 60 s.
+	// A time at a bound counts in that bound's bucket. So 0.5 ms is in the
+	// 1 ms bucket, 2.5 ms in 2.5 ms, 3 and 5 ms in 5 ms, 40 ms in 50 ms, and
+	// 90 s only in +Inf.
 	assert.Equal(t, uint64(1), cumulative[0.001])
 	assert.Equal(t, uint64(2), cumulative[0.0025])
 	assert.Equal(t, uint64(4), cumulative[0.005])
@@ -284,12 +289,7 @@ func TestMetricsTextFormatParses(t *testing.T) {
 }
 
 func TestMetricsHeadHasNoBody(t *testing.T) {
-	handler := metricsHandler{source: metricsSource{
-		stats: func() *runStats { return nil },
-		users: func() int64 { return 0 },
-		state: func() string { return stateReady },
-	}}
-	server := httptest.NewServer(handler)
+	server := httptest.NewServer(fixedMetricsHandler(nil, 0, stateReady))
 	defer server.Close()
 
 	resp, err := http.Head(server.URL)
@@ -311,13 +311,8 @@ func TestMetricsRepairInvalidUTF8(t *testing.T) {
 		row.totalResponseTime = 6
 		stats.rows[requestKey{method: "GET\xc3", name: name}] = row
 	}
-	handler := metricsHandler{source: metricsSource{
-		stats: func() *runStats { return stats },
-		users: func() int64 { return 0 },
-		state: func() string { return stateRunning },
-	}}
 	var out metricsWriter
-	handler.write(&out)
+	fixedMetricsHandler(stats, 0, stateRunning).write(&out)
 
 	var parser expfmt.TextParser
 	families, err := parser.TextToMetricFamilies(strings.NewReader(out.String()))

@@ -40,8 +40,8 @@ type runStats struct {
 	errors      map[errorKey]*errorStats
 }
 
-// maxRunRows is the most request rows, and the most error rows, that a
-// run's cumulative statistics keep. Each request row holds an HDR
+// maxRunRows is the maximum number of request rows, and of error rows, in
+// a run's cumulative statistics. Each request row holds an HDR
 // histogram, so names that are unique per request would otherwise make a
 // standalone run, or a worker with the metrics endpoint, grow without
 // limit. Further new keys are added to an overflow row.

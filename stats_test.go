@@ -718,19 +718,19 @@ func TestRunStatsCapsRows(t *testing.T) {
 	assert.EqualValues(t, extra, overflowErr.occurrences)
 
 	// A name that has a row keeps adding to it after the cap.
-	var kept requestKey
+	var existing requestKey
 	for key := range run.rows {
 		if key.name != overflowRunRequestName {
-			kept = key
+			existing = key
 			break
 		}
 	}
 	again := statsSnapshot{requests: map[requestKey]*requestStats{}, errors: map[errorKey]*errorStats{}}
 	s := newRequestStats()
 	s.numRequests = 2
-	before := run.rows[kept].numRequests
-	again.requests[kept] = s
+	before := run.rows[existing].numRequests
+	again.requests[existing] = s
 	putHistogram(run.add(again))
-	assert.EqualValues(t, before+2, run.rows[kept].numRequests)
+	assert.EqualValues(t, before+2, run.rows[existing].numRequests)
 	assert.Len(t, run.rows, maxRunRows+1)
 }

@@ -177,7 +177,7 @@ func run() int {
 		return 2
 	}
 	if *maxConns < 0 {
-		fmt.Fprintf(os.Stderr, "invalid --max-conns %d: use 0 for no limit, or 1 or more\n", *maxConns)
+		fmt.Fprintf(os.Stderr, "invalid --max-conns %d: use 0 for the client's default, or 1 or more\n", *maxConns)
 		return 2
 	}
 	task := &boomer.Task{Name: "get", Weight: 1, Run: func(u *boomer.User) { getAndWait(u, send) }}
